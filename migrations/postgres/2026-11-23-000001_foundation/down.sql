@@ -1,0 +1,13 @@
+DROP TABLE idempotency_keys;
+DROP TABLE events;
+DROP TRIGGER audit_log_no_update ON audit_log;
+DROP FUNCTION audit_log_append_only();
+DROP TABLE journal_head;
+DROP TABLE audit_log;
+DROP TABLE external_refs;
+DROP TABLE leads;
+DROP TABLE contacts;
+DROP TABLE accounts;
+DROP TABLE api_keys;
+DROP TABLE users;
+DROP TABLE teams;

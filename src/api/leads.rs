@@ -1,0 +1,168 @@
+//! `/leads`.
+
+use actix_web::{delete, get, patch, post, put, web, HttpResponse};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::extract::{
+    created, location, ok_versioned, page, query_time, upserted, Auth, IfMatch, PageOf, PageParams,
+};
+use super::AppState;
+use crate::domain::lead::{LeadSource, LeadStatus};
+use crate::error::AppResult;
+use crate::service::audit::AuditEntryView;
+use crate::service::leads::{self as svc, LeadInput, LeadPatch, LeadView};
+use crate::store::leads::LeadFilter;
+
+/// Takes in a lead. Phone and e-mail are normalised (`+86 138-0013-8000` → `13800138000`).
+#[utoipa::path(tag = "leads", request_body = LeadInput, responses((status = 201, description = "Created", body = LeadView)))]
+#[post("/leads")]
+pub async fn create_lead(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: web::Json<LeadInput>,
+) -> AppResult<HttpResponse> {
+    let l = svc::create(&state.services, &auth.0, body.into_inner()).await?;
+    Ok(created(location("leads", &l.id), &l, l.version))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LeadQuery {
+    pub status: Option<LeadStatus>,
+    pub owner_id: Option<String>,
+    pub team_id: Option<String>,
+    pub source: Option<LeadSource>,
+    /// `A`, `B` or `C`.
+    pub grade: Option<String>,
+    /// RFC 3339; only leads changed at or after it.
+    pub updated_since: Option<String>,
+    /// Matches name, company, phone or e-mail.
+    pub q: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Lists the leads in the caller's scope, newest first.
+#[utoipa::path(tag = "leads", params(LeadQuery), responses((status = 200, description = "A page of leads", body = PageOf<LeadView>)))]
+#[get("/leads")]
+pub async fn list_leads(
+    state: web::Data<AppState>,
+    auth: Auth,
+    q: web::Query<LeadQuery>,
+) -> AppResult<HttpResponse> {
+    let q = q.into_inner();
+    let (limit, before) = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .resolve()?;
+    let f = LeadFilter {
+        status: q.status.map(|s| s.as_str().to_string()),
+        owner_id: q.owner_id,
+        team_id: q.team_id,
+        source: q.source.map(|s| s.as_str().to_string()),
+        grade: q.grade,
+        updated_since: query_time("updated_since", &q.updated_since)?,
+        q: q.q,
+    };
+    Ok(page(
+        svc::list(&state.services, &auth.0, f, before, limit).await?,
+    ))
+}
+
+/// Creates (201) or replaces (200) the lead known to another system by its id there.
+#[utoipa::path(tag = "leads", request_body = LeadInput,
+    params(("system" = String, Path, description = "e.g. `crm_legacy`"), ("external_id" = String, Path, description = "The id in that system")),
+    responses((status = 201, description = "Created", body = LeadView), (status = 200, description = "Updated", body = LeadView)))]
+#[put("/leads/by-external/{system}/{external_id}")]
+pub async fn upsert_lead(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<(String, String)>,
+    body: web::Json<LeadInput>,
+) -> AppResult<HttpResponse> {
+    let (system, external_id) = path.into_inner();
+    let (l, was_created) = svc::upsert_by_external(
+        &state.services,
+        &auth.0,
+        system,
+        external_id,
+        body.into_inner(),
+    )
+    .await?;
+    Ok(upserted(
+        location("leads", &l.id),
+        &l,
+        l.version,
+        was_created,
+    ))
+}
+
+/// Reads a lead (404 when outside the caller's scope).
+#[utoipa::path(tag = "leads", params(("id" = String, Path, description = "Lead id")),
+    responses((status = 200, description = "The lead", body = LeadView)))]
+#[get("/leads/{id}")]
+pub async fn get_lead(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let l = svc::get(&state.services, &auth.0, id.into_inner()).await?;
+    Ok(ok_versioned(&l, l.version))
+}
+
+/// Edits a lead; `null` clears a field. Closed (converted/disqualified) leads answer 409.
+#[utoipa::path(tag = "leads", request_body = LeadPatch,
+    params(("id" = String, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
+    responses((status = 200, description = "Updated", body = LeadView)))]
+#[patch("/leads/{id}")]
+pub async fn update_lead(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    body: web::Json<LeadPatch>,
+) -> AppResult<HttpResponse> {
+    let l = svc::update(
+        &state.services,
+        &auth.0,
+        id.into_inner(),
+        if_match.0,
+        body.into_inner(),
+    )
+    .await?;
+    Ok(ok_versioned(&l, l.version))
+}
+
+/// Deletes a lead (admin; soft: it leaves reads, its history stays).
+#[utoipa::path(tag = "leads",
+    params(("id" = String, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
+    responses((status = 204, description = "Deleted")))]
+#[delete("/leads/{id}")]
+pub async fn delete_lead(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> AppResult<HttpResponse> {
+    svc::delete(&state.services, &auth.0, id.into_inner(), if_match.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The audit entries of a lead, oldest first.
+#[utoipa::path(tag = "leads", params(("id" = String, Path, description = "Lead id"), PageParams),
+    responses((status = 200, description = "A page of audit entries", body = PageOf<AuditEntryView>)))]
+#[get("/leads/{id}/history")]
+pub async fn lead_history(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    q: web::Query<PageParams>,
+) -> AppResult<HttpResponse> {
+    let (limit, after) = q.resolve_seq()?;
+    Ok(page(
+        svc::history(&state.services, &auth.0, id.into_inner(), after, limit).await?,
+    ))
+}

@@ -1,0 +1,293 @@
+//! The HTTP surface: handlers (one file per area), extractors, middleware, and the
+//! generated OpenAPI document. Handlers parse HTTP and call one service function each.
+
+pub mod accounts;
+pub mod auth;
+pub mod extract;
+pub mod leads;
+pub mod middleware;
+pub mod ops;
+pub mod org;
+pub mod trust;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{web, HttpRequest, HttpResponse};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{scope, AppExt};
+
+use crate::error::{AppError, FieldError};
+use crate::metrics::Metrics;
+use crate::service::Services;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub services: Services,
+    pub metrics: Metrics,
+}
+
+/// Registers every `/api/v1` handler (order matters only for literal paths that share a
+/// prefix with `{id}` paths of the same method).
+pub fn api_v1(cfg: &mut ServiceConfig) {
+    cfg.service(auth::login)
+        .service(auth::me)
+        .service(auth::create_api_key)
+        .service(auth::list_api_keys)
+        .service(auth::revoke_api_key)
+        .service(org::create_team)
+        .service(org::list_teams)
+        .service(org::get_team)
+        .service(org::update_team)
+        .service(org::create_user)
+        .service(org::list_users)
+        .service(org::get_user)
+        .service(org::update_user)
+        .service(accounts::create_account)
+        .service(accounts::list_accounts)
+        .service(accounts::upsert_account)
+        .service(accounts::get_account)
+        .service(accounts::update_account)
+        .service(accounts::create_contact)
+        .service(accounts::list_contacts)
+        .service(accounts::get_contact)
+        .service(accounts::update_contact)
+        .service(accounts::delete_contact)
+        .service(leads::create_lead)
+        .service(leads::list_leads)
+        .service(leads::upsert_lead)
+        .service(leads::get_lead)
+        .service(leads::update_lead)
+        .service(leads::delete_lead)
+        .service(leads::lead_history)
+        .service(trust::list_audit)
+        .service(trust::verify_audit)
+        .service(trust::list_events);
+}
+
+/// Registers the operations endpoints (no prefix).
+pub fn ops_routes(cfg: &mut ServiceConfig) {
+    cfg.service(ops::healthz)
+        .service(ops::readyz)
+        .service(ops::metrics);
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "crmflow",
+        description = "Headless CRM workflow engine: lead intake, scoring and assignment, pipeline, contracts, \
+payments and service, enforced as a process. Errors are RFC 9457 problem documents \
+(`application/problem+json`). Lists take `limit` (1–500, default 50) and an opaque `cursor` and answer \
+`{items, next_cursor}`. Mutable records carry `version`, sent as `ETag`; send it back in `If-Match` to \
+avoid lost updates (412 `version_mismatch`). POST and PUT accept `Idempotency-Key`: a retry with the \
+same key and body replays the first response with `Idempotent-Replayed: true`.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    servers((url = "/", description = "This server")),
+    components(schemas(crate::error::Problem)),
+    modifiers(&Conventions),
+    tags(
+        (name = "auth", description = "Login, the caller, API keys"),
+        (name = "org", description = "Teams and users"),
+        (name = "accounts", description = "Accounts and contacts"),
+        (name = "leads", description = "Leads"),
+        (name = "trust", description = "Audit trail"),
+        (name = "integration", description = "Change feed"),
+        (name = "ops", description = "Health, readiness, metrics"),
+    )
+)]
+struct ApiDoc;
+
+/// Adds the bearer security scheme and the problem responses every operation can give.
+struct Conventions;
+
+const READ_ERRORS: &[(&str, &str)] = &[
+    ("400", "Malformed request"),
+    ("401", "Missing, invalid or expired credentials"),
+    ("403", "The caller's role may not do this"),
+    ("404", "No such record in the caller's scope"),
+    ("422", "Invalid parameters or body"),
+    ("429", "Too many requests"),
+    ("500", "Unexpected server error"),
+    ("503", "The database is unavailable; retry"),
+];
+const WRITE_ERRORS: &[(&str, &str)] = &[
+    (
+        "409",
+        "Conflict: duplicate, invalid transition, or a concurrent request",
+    ),
+    ("412", "`If-Match` names an outdated version"),
+    ("413", "The body is larger than the configured limit"),
+    ("415", "The body is not `application/json`"),
+];
+
+fn add_problems(op: &mut Operation, codes: &[(&str, &str)]) {
+    for (code, description) in codes {
+        if !op.responses.responses.contains_key(*code) {
+            let response = ResponseBuilder::new()
+                .description(*description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build();
+            op.responses
+                .responses
+                .insert((*code).to_string(), response.into());
+        }
+    }
+}
+
+impl Modify for Conventions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT or crmf_ API key")
+                    .build(),
+            ),
+        );
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let public = !path.starts_with("/api/v1") || path == "/api/v1/auth/login";
+            let ops = [
+                (&mut item.get, false),
+                (&mut item.delete, true),
+                (&mut item.post, true),
+                (&mut item.put, true),
+                (&mut item.patch, true),
+            ];
+            for (op, writes) in ops {
+                let Some(op) = op.as_mut() else { continue };
+                if public {
+                    op.security = Some(Vec::new());
+                } else {
+                    op.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+                        "bearer",
+                        Vec::<String>::new(),
+                    )]);
+                    add_problems(op, READ_ERRORS);
+                    if writes {
+                        add_problems(op, WRITE_ERRORS);
+                    }
+                }
+                if path == "/api/v1/auth/login" {
+                    add_problems(
+                        op,
+                        &[
+                            ("400", "Malformed request"),
+                            ("401", "Wrong username or password"),
+                            ("413", "Body too large"),
+                            ("415", "Not JSON"),
+                            ("422", "Invalid body"),
+                            ("429", "Too many attempts"),
+                            ("503", "Database unavailable"),
+                        ],
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The OpenAPI document, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, doc) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(scope::scope("/api/v1").configure(api_v1))
+        .configure(ops_routes)
+        .split_for_parts();
+    let mut doc = doc;
+    Conventions.modify(&mut doc);
+    doc
+}
+
+/// The first back-quoted name in a serde message (`unknown field `x``, `missing field `y``).
+fn quoted_name(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_string())
+}
+
+/// Maps JSON body errors to problem documents (never actix's plain-text defaults).
+pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let e = match &err {
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => AppError::payload_too_large(*limit),
+        JsonPayloadError::ContentType => {
+            AppError::unsupported_media_type("send the body as `application/json`")
+        }
+        JsonPayloadError::Deserialize(de) if de.is_data() => {
+            let message = de.to_string();
+            let field =
+                if message.starts_with("unknown field") || message.starts_with("missing field") {
+                    quoted_name(&message).unwrap_or_else(|| "body".into())
+                } else {
+                    "body".into()
+                };
+            let code = if message.starts_with("unknown field") {
+                "unknown_field"
+            } else if message.starts_with("missing field") {
+                "required"
+            } else {
+                "invalid_type"
+            };
+            AppError::validation(vec![FieldError {
+                field,
+                code: code.into(),
+                message,
+            }])
+        }
+        JsonPayloadError::Deserialize(de) => {
+            AppError::bad_request(format!("the body is not valid JSON: {de}"))
+        }
+        other => AppError::bad_request(format!("could not read the body: {other}")),
+    };
+    e.into()
+}
+
+pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    AppError::validation(vec![FieldError {
+        field: "query".into(),
+        code: "invalid_parameter".into(),
+        message: err.to_string(),
+    }])
+    .into()
+}
+
+pub fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    AppError::not_found("resource").into()
+}
+
+/// Unknown routes answer a 404 problem document.
+pub async fn not_found() -> HttpResponse {
+    actix_web::ResponseError::error_response(&AppError::not_found("route"))
+}
+
+/// JSON, query and path extractor settings with problem-document errors.
+pub fn extractor_config(
+    body_limit: usize,
+) -> (
+    web::JsonConfig,
+    web::QueryConfig,
+    web::PathConfig,
+    web::PayloadConfig,
+) {
+    (
+        web::JsonConfig::default()
+            .limit(body_limit)
+            .error_handler(json_error),
+        web::QueryConfig::default().error_handler(query_error),
+        web::PathConfig::default().error_handler(path_error),
+        web::PayloadConfig::default().limit(body_limit),
+    )
+}

@@ -1,0 +1,52 @@
+//! Operations endpoints (no `/api/v1` prefix): liveness, readiness, metrics.
+
+use actix_web::{get, web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use crate::error::{AppError, AppResult};
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
+/// Liveness: the process is up and serving.
+#[utoipa::path(tag = "ops", responses((status = 200, description = "The process is up", body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Readiness: the database answers and every migration is applied.
+#[utoipa::path(tag = "ops", responses(
+    (status = 200, description = "Ready", body = Health),
+    (status = 503, description = "Database unreachable or migrations pending", body = crate::error::Problem,
+        content_type = "application/problem+json"),
+))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let current = state
+        .services
+        .read(|conn| crate::store::migrations_current(conn))
+        .await?;
+    if !current {
+        return Err(AppError::unavailable("database migrations are pending"));
+    }
+    Ok(HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    }))
+}
+
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(tag = "ops", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render(&state.services.db))
+}

@@ -1,0 +1,72 @@
+//! Settings from environment variables (every one documented in the README).
+
+use std::time::Duration;
+
+/// Everything crmflow reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: String,
+    pub database_url: String,
+    pub jwt_secret: Option<String>,
+    pub jwt_ttl_secs: i64,
+    pub jwt_issuer: String,
+    pub jwt_audience: Option<String>,
+    pub body_limit_bytes: usize,
+    pub db_pool_size: u32,
+    pub db_timeout: Duration,
+    pub sweep_interval: Duration,
+    pub bootstrap_admin: Option<(String, String)>,
+    pub idempotency_ttl_secs: i64,
+    pub public_url: Option<String>,
+    pub workers: usize,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn num<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| format!("{name} must be a number, got `{v}`")),
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Settings, String> {
+        let bootstrap_admin = match var("CRMFLOW_BOOTSTRAP_ADMIN") {
+            None => None,
+            Some(v) => match v.split_once(':') {
+                Some((u, p)) if !u.is_empty() && p.len() >= 8 => Some((u.to_string(), p.to_string())),
+                _ => return Err("CRMFLOW_BOOTSTRAP_ADMIN must be `username:password` with a password of 8+ characters".into()),
+            },
+        };
+        let workers = num(
+            "CRMFLOW_WORKERS",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        )?;
+        Ok(Settings {
+            bind: var("CRMFLOW_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            database_url: var("CRMFLOW_DATABASE_URL").unwrap_or_else(|| "./crmflow.db".into()),
+            jwt_secret: var("CRMFLOW_JWT_SECRET"),
+            jwt_ttl_secs: num("CRMFLOW_JWT_TTL_SECS", 8 * 3600)?,
+            jwt_issuer: var("CRMFLOW_JWT_ISSUER").unwrap_or_else(|| "crmflow".into()),
+            jwt_audience: var("CRMFLOW_JWT_AUDIENCE"),
+            body_limit_bytes: num("CRMFLOW_BODY_LIMIT_BYTES", 1024 * 1024)?,
+            db_pool_size: num("CRMFLOW_DB_POOL_SIZE", 8)?,
+            db_timeout: Duration::from_millis(num("CRMFLOW_DB_TIMEOUT_MS", 5000)?),
+            sweep_interval: Duration::from_millis(num("CRMFLOW_SWEEP_INTERVAL_MS", 5000)?),
+            bootstrap_admin,
+            idempotency_ttl_secs: num("CRMFLOW_IDEMPOTENCY_TTL_SECS", 24 * 3600)?,
+            public_url: var("CRMFLOW_PUBLIC_URL"),
+            workers: workers.max(1),
+        })
+    }
+}

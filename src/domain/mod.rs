@@ -1,0 +1,15 @@
+//! Business rules as pure functions and types: no diesel, no actix. Each type here is
+//! parsed once at the edge (`Type::parse`) and is valid wherever it is held.
+
+pub mod audit;
+pub mod company;
+pub mod contact;
+pub mod cursor;
+pub mod email;
+pub mod events;
+pub mod lead;
+pub mod money;
+pub mod phone;
+pub mod role;
+pub mod time;
+pub mod uscc;

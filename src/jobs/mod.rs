@@ -1,0 +1,36 @@
+//! Background jobs. The sweeper wakes every `CRMFLOW_SWEEP_INTERVAL_MS` and runs each
+//! periodic task; tasks coordinate through rows, so several instances may run them.
+
+use crate::service::Services;
+use crate::store::idempotency;
+
+/// Starts the sweeper on the current runtime.
+pub fn spawn(services: Services) {
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(services.settings.sweep_interval);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sweep(&services).await {
+                log::warn!("sweep failed: {e}");
+            }
+        }
+    });
+}
+
+/// One pass of every periodic task.
+pub async fn sweep(services: &Services) -> crate::error::AppResult<()> {
+    purge_idempotency_keys(services).await?;
+    Ok(())
+}
+
+/// Forgets `Idempotency-Key` responses older than their TTL.
+async fn purge_idempotency_keys(services: &Services) -> crate::error::AppResult<()> {
+    let before = services.now().timestamp_millis() - services.settings.idempotency_ttl_secs * 1000;
+    let purged = services
+        .db_write(move |conn| Ok(idempotency::purge(conn, before)?))
+        .await?;
+    if purged > 0 {
+        log::debug!("purged {purged} expired idempotency keys");
+    }
+    Ok(())
+}

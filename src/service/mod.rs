@@ -1,0 +1,220 @@
+//! Use cases. Each public function here is one use case: it checks permissions, runs one
+//! database transaction on the blocking pool, and writes the record, its audit entries and
+//! its events together (through [`Uow`]).
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod contacts;
+pub mod events;
+pub mod input;
+pub mod leads;
+pub mod org;
+pub mod refs;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::Principal;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::domain::audit::Change;
+use crate::error::{AppError, AppResult};
+use crate::store::journal::{AuditDraft, NewEvent};
+use crate::store::{Db, DbConnection};
+
+/// Everything a use case needs besides its input.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+    pub jwt: JwtKeys,
+}
+
+/// Who asks, and under which request id (carried into audit entries).
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub principal: Principal,
+    pub request_id: String,
+}
+
+/// The open transaction of one use case, collecting its audit entries and events.
+pub struct Uow<'c> {
+    pub conn: &'c mut DbConnection,
+    pub now: DateTime<Utc>,
+    pub now_ms: i64,
+    actor_id: String,
+    request_id: String,
+    audits: Vec<AuditDraft>,
+    events: Vec<NewEvent>,
+}
+
+impl Uow<'_> {
+    /// Records an audit entry for a change of `entity` `entity_id`.
+    pub fn audit(&mut self, entity: &str, entity_id: &str, action: &str, changes: &[Change]) {
+        self.audits.push(AuditDraft {
+            id: new_id(),
+            entity: entity.into(),
+            entity_id: entity_id.into(),
+            action: action.into(),
+            actor_id: self.actor_id.clone(),
+            at: self.now_ms,
+            changes: serde_json::to_string(changes).unwrap_or_else(|_| "[]".into()),
+            request_id: self.request_id.clone(),
+        });
+    }
+
+    /// Records an event of `event_type` about `entity` `entity_id`.
+    pub fn event(&mut self, event_type: &str, entity: &str, entity_id: &str, data: Value) {
+        debug_assert!(
+            crate::domain::events::EVENT_TYPES.contains(&event_type),
+            "{event_type}"
+        );
+        self.events.push(NewEvent {
+            event_type: event_type.into(),
+            occurred_at: self.now_ms,
+            entity: entity.into(),
+            entity_id: entity_id.into(),
+            data: data.to_string(),
+        });
+    }
+}
+
+/// A new UUIDv7 id.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn join_error(e: impl std::fmt::Display) -> AppError {
+    AppError::internal(format!("blocking task failed: {e}"))
+}
+
+impl Services {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Runs `f` with a read connection on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.db.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut conn = db.read_conn()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(join_error)?
+    }
+
+    /// Runs `f` with the write connection on the blocking pool, outside any use-case
+    /// transaction (bookkeeping that writes no audit entry, such as idempotency keys).
+    pub async fn db_write<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.db.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut conn = db.write_conn()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(join_error)?
+    }
+
+    /// Runs `f` in one write transaction on the blocking pool, then appends its audit
+    /// entries and events in the same transaction. Nothing is stored when `f` fails.
+    pub async fn write<T, F>(&self, ctx: &Ctx, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut Uow<'_>) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.write_as(ctx.principal.id.clone(), ctx.request_id.clone(), f)
+            .await
+    }
+
+    /// [`Services::write`] for the system itself (jobs, bootstrap): `actor_id` names it.
+    pub async fn write_as<T, F>(&self, actor_id: String, request_id: String, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut Uow<'_>) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.db.clone();
+        let now = self.now();
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut conn = db.write_conn()?;
+            run_in_transaction(&mut conn, now, actor_id, request_id, f)
+        })
+        .await
+        .map_err(join_error)?
+    }
+}
+
+/// The synchronous core of [`Services::write`] (also used by the CLI and demo loader).
+pub fn run_in_transaction<T>(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    actor_id: String,
+    request_id: String,
+    f: impl FnOnce(&mut Uow<'_>) -> AppResult<T>,
+) -> AppResult<T> {
+    use diesel::Connection;
+    conn.transaction::<T, AppError, _>(|conn| {
+        let mut uow = Uow {
+            conn,
+            now,
+            now_ms: now.timestamp_millis(),
+            actor_id,
+            request_id,
+            audits: Vec::new(),
+            events: Vec::new(),
+        };
+        let out = f(&mut uow)?;
+        crate::store::journal::append(uow.conn, &uow.audits, &uow.events)?;
+        Ok(out)
+    })
+}
+
+/// Checks an `If-Match` version against the stored one.
+pub fn check_version(expected: Option<i64>, current: i64) -> AppResult<()> {
+    match expected {
+        Some(v) if v != current => Err(AppError::version_mismatch(current)),
+        _ => Ok(()),
+    }
+}
+
+/// One page of a list and the cursor of the next (absent on the last page).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from `limit + 1` fetched rows: the extra row only says there is more.
+    pub fn from_rows<R>(
+        mut rows: Vec<R>,
+        limit: i64,
+        key: impl Fn(&R) -> String,
+        view: impl FnMut(R) -> T,
+    ) -> Page<T> {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|r| crate::domain::cursor::encode(&key(r)))
+        } else {
+            None
+        };
+        Page {
+            items: rows.into_iter().map(view).collect(),
+            next_cursor,
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! External ids (`external_refs`) of records, shared by every upsert-by-external-id.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{AppResult, FieldError};
+use crate::store::external_refs::{self, ExternalRefRow};
+use crate::store::DbConnection;
+
+/// The id of a record in another system.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[schema(example = json!({"system": "erp", "external_id": "C-10023"}))]
+pub struct ExternalRef {
+    pub system: String,
+    pub external_id: String,
+}
+
+/// Checks the path parts of `/by-external/{system}/{external_id}`.
+pub fn validate(system: &str, external_id: &str) -> AppResult<()> {
+    let mut errors = Vec::new();
+    let sys_ok = !system.is_empty()
+        && system.len() <= 32
+        && system
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !sys_ok {
+        errors.push(FieldError {
+            field: "system".into(),
+            code: "invalid_format".into(),
+            message: "1–32 characters of letters, digits, _ and -".into(),
+        });
+    }
+    if external_id.is_empty()
+        || external_id.chars().count() > 128
+        || external_id.chars().any(char::is_control)
+    {
+        errors.push(FieldError {
+            field: "external_id".into(),
+            code: "invalid_format".into(),
+            message: "1–128 printable characters".into(),
+        });
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::validation(errors))
+    }
+}
+
+/// The refs of each record of a page, in the order of `ids`.
+pub fn load_many(
+    conn: &mut DbConnection,
+    entity: &str,
+    ids: &[String],
+) -> AppResult<Vec<Vec<ExternalRef>>> {
+    let rows = external_refs::for_entities(conn, entity, ids)?;
+    Ok(ids
+        .iter()
+        .map(|id| {
+            rows.iter()
+                .filter(|r| &r.entity_id == id)
+                .map(|r| ExternalRef {
+                    system: r.system.clone(),
+                    external_id: r.external_id.clone(),
+                })
+                .collect()
+        })
+        .collect())
+}
+
+pub fn load(conn: &mut DbConnection, entity: &str, id: &str) -> AppResult<Vec<ExternalRef>> {
+    Ok(load_many(conn, entity, &[id.to_string()])?
+        .pop()
+        .unwrap_or_default())
+}
+
+pub fn link(
+    conn: &mut DbConnection,
+    entity: &str,
+    system: &str,
+    external_id: &str,
+    entity_id: &str,
+    at: i64,
+) -> diesel::QueryResult<()> {
+    external_refs::insert(
+        conn,
+        &ExternalRefRow {
+            entity: entity.into(),
+            system: system.into(),
+            external_id: external_id.into(),
+            entity_id: entity_id.into(),
+            created_at: at,
+        },
+    )
+}

@@ -1,0 +1,152 @@
+//! Builds the whole application in one place: database, migrations, services, jobs, and
+//! the HTTP server. `main` reads configuration and calls [`Application::build`]; the tests
+//! call the same function.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, Logger};
+use actix_web::{web, App, HttpServer};
+use utoipa_actix_web::{scope, AppExt};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api::{self, AppState};
+use crate::auth::jwt::JwtKeys;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::error::{AppError, AppResult};
+use crate::metrics::Metrics;
+use crate::service::Services;
+use crate::store::{self, Db, PoolOptions};
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    server: Server,
+    port: u16,
+    services: Services,
+}
+
+/// Opens the database named by the settings and applies pending migrations.
+pub fn open_database(settings: &Settings) -> AppResult<Db> {
+    let db = Db::connect(
+        &settings.database_url,
+        &PoolOptions {
+            size: settings.db_pool_size,
+            connect_timeout: settings.db_timeout,
+            busy_timeout_ms: 5000,
+        },
+    )?;
+    let mut conn = db.write_conn()?;
+    let applied = store::run_migrations(&mut conn)?;
+    if applied > 0 {
+        log::info!("applied {applied} migration(s)");
+    }
+    Ok(db)
+}
+
+/// The services over an open database.
+pub fn services(settings: &Settings, db: Db, clock: Arc<dyn Clock>) -> AppResult<Services> {
+    let secret = settings
+        .jwt_secret
+        .clone()
+        .ok_or_else(|| AppError::internal("CRMFLOW_JWT_SECRET is not set"))?;
+    if secret.len() < 16 {
+        return Err(AppError::internal(
+            "CRMFLOW_JWT_SECRET must have at least 16 characters",
+        ));
+    }
+    let jwt = JwtKeys::new(
+        secret.as_bytes(),
+        settings.jwt_issuer.clone(),
+        settings.jwt_audience.clone(),
+        settings.jwt_ttl_secs,
+    );
+    Ok(Services {
+        db,
+        clock,
+        settings: Arc::new(settings.clone()),
+        jwt,
+    })
+}
+
+impl Application {
+    /// Connects, migrates, creates the bootstrap admin, binds the listener and starts the
+    /// background jobs. The server runs once [`Application::run`] is awaited.
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> AppResult<Application> {
+        let s = settings.clone();
+        let db = actix_web::rt::task::spawn_blocking(move || open_database(&s))
+            .await
+            .map_err(|e| AppError::internal(e.to_string()))??;
+        let services = services(&settings, db, clock)?;
+        if let Some((user, password)) = settings.bootstrap_admin.clone() {
+            crate::bootstrap::ensure_first_admin(&services, user, password).await?;
+        }
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| AppError::internal(format!("cannot bind {}: {e}", settings.bind)))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| AppError::internal(e.to_string()))?
+            .port();
+        crate::jobs::spawn(services.clone());
+        let server = http_server(services.clone(), listener, &settings)?;
+        Ok(Application {
+            server,
+            port,
+            services,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Serves until SIGTERM/SIGINT; in-flight requests finish first.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn http_server(
+    services: Services,
+    listener: TcpListener,
+    settings: &Settings,
+) -> AppResult<Server> {
+    let state = web::Data::new(AppState {
+        services,
+        metrics: Metrics::new(),
+    });
+    let doc = api::openapi();
+    let body_limit = settings.body_limit_bytes;
+    let server = HttpServer::new(move || {
+        let (json, query, path, payload) = api::extractor_config(body_limit);
+        let (app, _) = App::new()
+            .into_utoipa_app()
+            .app_data(state.clone())
+            .app_data(json)
+            .app_data(query)
+            .app_data(path)
+            .app_data(payload)
+            .service(
+                scope::scope("/api/v1")
+                    .wrap(from_fn(api::middleware::idempotency_keys))
+                    .configure(api::api_v1),
+            )
+            .configure(api::ops_routes)
+            .split_for_parts();
+        app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
+            .default_service(web::to(api::not_found))
+            .wrap(from_fn(api::middleware::request_id_and_metrics))
+            .wrap(Logger::new(r#"%a "%r" %s %b %Dms rid=%{x-request-id}o"#))
+    })
+    .workers(settings.workers)
+    .shutdown_timeout(30)
+    .listen(listener)
+    .map_err(|e| AppError::internal(format!("cannot listen: {e}")))?
+    .run();
+    Ok(server)
+}

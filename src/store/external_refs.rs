@@ -1,0 +1,58 @@
+//! Ids of crmflow records in other systems (ERP, MES…): one record may carry several.
+
+use diesel::prelude::*;
+
+use super::schema::external_refs;
+use super::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = external_refs)]
+pub struct ExternalRefRow {
+    pub entity: String,
+    pub system: String,
+    pub external_id: String,
+    pub entity_id: String,
+    pub created_at: i64,
+}
+
+/// The crmflow id recorded for `(entity, system, external_id)`.
+pub fn resolve(
+    conn: &mut DbConnection,
+    entity: &str,
+    system: &str,
+    external_id: &str,
+) -> QueryResult<Option<String>> {
+    external_refs::table
+        .filter(external_refs::entity.eq(entity))
+        .filter(external_refs::system.eq(system))
+        .filter(external_refs::external_id.eq(external_id))
+        .select(external_refs::entity_id)
+        .first(conn)
+        .optional()
+}
+
+pub fn insert(conn: &mut DbConnection, row: &ExternalRefRow) -> QueryResult<()> {
+    diesel::insert_into(external_refs::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// All refs of the given records of one entity, for one page of a list.
+pub fn for_entities(
+    conn: &mut DbConnection,
+    entity: &str,
+    ids: &[String],
+) -> QueryResult<Vec<ExternalRefRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    external_refs::table
+        .filter(external_refs::entity.eq(entity))
+        .filter(external_refs::entity_id.eq_any(ids))
+        .order((
+            external_refs::system.asc(),
+            external_refs::external_id.asc(),
+        ))
+        .load(conn)
+}

@@ -1,0 +1,203 @@
+//! Persistence: the one connection type over PostgreSQL and SQLite, the pools, the embedded
+//! migrations, and one repository module per table group. Everything here is synchronous
+//! diesel; callers run it on the blocking pool (see `service::Services`).
+
+pub mod accounts;
+pub mod api_keys;
+pub mod contacts;
+pub mod external_refs;
+pub mod idempotency;
+pub mod journal;
+pub mod leads;
+pub mod schema;
+pub mod scope;
+pub mod teams;
+pub mod users;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::{AppError, AppResult};
+
+/// One connection type for both backends; the database URL picks the variant.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type DbPool = Pool<ConnectionManager<DbConnection>>;
+pub type PooledConn = PooledConnection<ConnectionManager<DbConnection>>;
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Which database engine a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub size: u32,
+    pub connect_timeout: Duration,
+    pub busy_timeout_ms: u32,
+}
+
+/// The database handle: a read pool and a write pool. On SQLite the write pool holds a
+/// single connection so that writers queue in the process instead of contending for the
+/// file lock (DESIGN §8); on PostgreSQL both are the same pool.
+#[derive(Clone)]
+pub struct Db {
+    read: DbPool,
+    write: DbPool,
+    backend: Backend,
+}
+
+#[derive(Debug)]
+struct SqlitePragmas {
+    busy_timeout_ms: u32,
+}
+
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA busy_timeout = {};",
+            self.busy_timeout_ms
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+impl Db {
+    /// Opens the pools for `url` (`postgres://…` → PostgreSQL, anything else → SQLite file).
+    pub fn connect(url: &str, opts: &PoolOptions) -> AppResult<Db> {
+        let backend = Backend::of_url(url);
+        let build = |target: &str, size: u32, min_idle: Option<u32>| -> AppResult<DbPool> {
+            let manager = ConnectionManager::<DbConnection>::new(target);
+            let mut builder = Pool::builder()
+                .max_size(size)
+                .min_idle(min_idle)
+                .connection_timeout(opts.connect_timeout)
+                .test_on_check_out(backend == Backend::Postgres);
+            if backend == Backend::Sqlite {
+                builder = builder.connection_customizer(Box::new(SqlitePragmas {
+                    busy_timeout_ms: opts.busy_timeout_ms,
+                }));
+            }
+            builder
+                .build(manager)
+                .map_err(|e| AppError::unavailable(format!("cannot open database {target}: {e}")))
+        };
+        match backend {
+            Backend::Postgres => {
+                let pool = build(url, opts.size, Some(1))?;
+                Ok(Db {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                })
+            }
+            Backend::Sqlite => {
+                let path = sqlite_path(url);
+                // The writer first: it creates the file and switches it to WAL.
+                let write = build(path, 1, Some(1))?;
+                let read = build(path, opts.size.max(1), Some(1))?;
+                Ok(Db {
+                    read,
+                    write,
+                    backend,
+                })
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn read_conn(&self) -> AppResult<PooledConn> {
+        Ok(self.read.get()?)
+    }
+
+    pub fn write_conn(&self) -> AppResult<PooledConn> {
+        Ok(self.write.get()?)
+    }
+
+    /// Pool gauges for `/metrics`: (connections, idle) of the read and write pools.
+    pub fn pool_state(&self) -> [(&'static str, u32, u32); 2] {
+        let r = self.read.state();
+        let w = self.write.state();
+        [
+            ("read", r.connections, r.idle_connections),
+            ("write", w.connections, w.idle_connections),
+        ]
+    }
+}
+
+fn migration_error(e: Box<dyn std::error::Error + Send + Sync>) -> AppError {
+    AppError::internal(format!("migration failed: {e}"))
+}
+
+/// Applies the embedded migrations of the connection's backend; returns how many ran.
+pub fn run_migrations(conn: &mut DbConnection) -> AppResult<usize> {
+    let applied = match conn {
+        DbConnection::Postgresql(c) => c
+            .run_pending_migrations(PG_MIGRATIONS)
+            .map_err(migration_error)?
+            .len(),
+        DbConnection::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map_err(migration_error)?
+            .len(),
+    };
+    Ok(applied)
+}
+
+/// True when every embedded migration has been applied.
+pub fn migrations_current(conn: &mut DbConnection) -> AppResult<bool> {
+    let pending = match conn {
+        DbConnection::Postgresql(c) => c
+            .has_pending_migration(PG_MIGRATIONS)
+            .map_err(migration_error)?,
+        DbConnection::Sqlite(c) => c
+            .has_pending_migration(SQLITE_MIGRATIONS)
+            .map_err(migration_error)?,
+    };
+    Ok(!pending)
+}
+
+/// True when `e` is a unique-constraint violation (used to turn races into clean answers).
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Epoch milliseconds, the storage form of every instant.
+pub type Millis = i64;

@@ -1,0 +1,207 @@
+//! Diesel table definitions, written by hand to match both `migrations/postgres` and
+//! `migrations/sqlite`. Only SQL types common to both backends are used: ids and JSON are
+//! `Text`, instants are `BigInt` epoch milliseconds.
+
+diesel::table! {
+    teams (id) {
+        id -> Text,
+        name -> Text,
+        manager_id -> Nullable<Text>,
+        regions -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        password_hash -> Text,
+        display_name -> Text,
+        role -> Text,
+        team_id -> Nullable<Text>,
+        manager_id -> Nullable<Text>,
+        regions -> Text,
+        industries -> Text,
+        skills -> Text,
+        capacity -> Integer,
+        active -> Bool,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        name -> Text,
+        role -> Text,
+        token_hash -> Text,
+        token_prefix -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        name -> Text,
+        name_key -> Text,
+        legal_name -> Nullable<Text>,
+        uscc -> Nullable<Text>,
+        legal_representative -> Nullable<Text>,
+        industry -> Nullable<Text>,
+        province -> Nullable<Text>,
+        city -> Nullable<Text>,
+        address -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        website -> Nullable<Text>,
+        tier -> Nullable<Text>,
+        owner_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        custom -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> Text,
+        account_id -> Text,
+        name -> Text,
+        title -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        decision_role -> Nullable<Text>,
+        concerns -> Text,
+        last_contacted_at -> Nullable<BigInt>,
+        custom -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    leads (id) {
+        id -> Text,
+        name -> Text,
+        company -> Nullable<Text>,
+        company_key -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        email_domain -> Nullable<Text>,
+        title -> Nullable<Text>,
+        province -> Nullable<Text>,
+        city -> Nullable<Text>,
+        industry -> Nullable<Text>,
+        source -> Text,
+        product_interest -> Nullable<Text>,
+        budget_cents -> Nullable<BigInt>,
+        currency -> Text,
+        notes -> Nullable<Text>,
+        custom -> Text,
+        status -> Text,
+        owner_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        account_id -> Nullable<Text>,
+        score -> Nullable<Integer>,
+        grade -> Nullable<Text>,
+        score_breakdown -> Text,
+        assignment -> Nullable<Text>,
+        claim_due_at -> Nullable<BigInt>,
+        first_touch_due_at -> Nullable<BigInt>,
+        accepted_at -> Nullable<BigInt>,
+        first_touch_at -> Nullable<BigInt>,
+        reassign_count -> Integer,
+        possible_duplicate -> Bool,
+        duplicate_candidates -> Text,
+        priority -> Text,
+        created_by -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    external_refs (entity, system, external_id) {
+        entity -> Text,
+        system -> Text,
+        external_id -> Text,
+        entity_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_log (seq) {
+        seq -> BigInt,
+        id -> Text,
+        entity -> Text,
+        entity_id -> Text,
+        action -> Text,
+        actor_id -> Text,
+        at -> BigInt,
+        changes -> Text,
+        request_id -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    journal_head (id) {
+        id -> Integer,
+        last_hash -> Text,
+        appends -> BigInt,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        event_type -> Text,
+        occurred_at -> BigInt,
+        entity -> Text,
+        entity_id -> Text,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (principal, idem_key) {
+        principal -> Text,
+        idem_key -> Text,
+        request_hash -> Text,
+        status -> Nullable<Integer>,
+        response -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    teams,
+    users,
+    api_keys,
+    accounts,
+    contacts,
+    leads,
+    external_refs,
+    audit_log,
+    journal_head,
+    events,
+    idempotency_keys,
+);
