@@ -60,9 +60,13 @@ pub struct Problem {
     pub current_version: Option<i64>,
 }
 
-/// The error every crmflow function returns.
+/// The error every crmflow function returns (boxed: results stay small on the happy path).
 #[derive(Debug, Clone)]
-pub struct AppError {
+pub struct AppError(Box<ErrorDetails>);
+
+/// What an [`AppError`] says; read through `Deref` (`e.code`, `e.status`, …).
+#[derive(Debug, Clone)]
+pub struct ErrorDetails {
     pub status: StatusCode,
     pub code: &'static str,
     pub title: &'static str,
@@ -72,6 +76,19 @@ pub struct AppError {
     pub allowed: Vec<String>,
     pub current_version: Option<i64>,
     pub retry_after_secs: Option<u64>,
+}
+
+impl std::ops::Deref for AppError {
+    type Target = ErrorDetails;
+    fn deref(&self) -> &ErrorDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AppError {
+    fn deref_mut(&mut self) -> &mut ErrorDetails {
+        &mut self.0
+    }
 }
 
 impl std::fmt::Display for AppError {
@@ -97,7 +114,7 @@ impl AppError {
         title: &'static str,
         detail: impl Into<String>,
     ) -> Self {
-        AppError {
+        AppError(Box::new(ErrorDetails {
             status,
             code,
             title,
@@ -107,7 +124,7 @@ impl AppError {
             allowed: Vec::new(),
             current_version: None,
             retry_after_secs: None,
-        }
+        }))
     }
 
     /// 422 with a list of field errors.

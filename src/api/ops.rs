@@ -32,7 +32,7 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let current = state
         .services
-        .read(|conn| crate::store::migrations_current(conn))
+        .read(crate::store::migrations_current)
         .await?;
     if !current {
         return Err(AppError::unavailable("database migrations are pending"));

@@ -1,18 +1,16 @@
 //! Company names reduced to a matching key: `苏州恒锐精工有限公司`, `苏州恒锐精工` and
 //! `苏州 恒锐精工（有限公司）` share the key `苏州恒锐精工`.
 
-/// Legal-form and filler words that do not distinguish one company from another, longest
-/// first so that `有限责任公司` is removed before `有限公司`.
+/// Legal-form and filler words that do not distinguish one company from another, taken
+/// off the end of a name (punctuation already removed), longest first.
 const SUFFIXES: &[&str] = &[
     "股份有限公司",
     "有限责任公司",
     "有限公司",
-    "(中国)",
     "集团",
     "股份",
     "科技",
-    "co.,ltd",
-    "co.ltd",
+    "coltd",
     "ltd",
     "inc",
     "corporation",
@@ -30,18 +28,26 @@ pub fn to_half_width(c: char) -> char {
     }
 }
 
-/// The matching key of a company name: half-width, lower-case, without legal-form words,
-/// punctuation or spaces. Empty when nothing distinctive is left.
+/// The matching key of a company name: half-width, lower-case, without `(中国)`,
+/// punctuation, spaces and trailing legal-form words. Never strips a name to nothing.
 pub fn company_key(name: &str) -> String {
-    let mut s: String = name
+    let s: String = name
         .chars()
         .map(to_half_width)
         .collect::<String>()
-        .to_lowercase();
-    for suffix in SUFFIXES {
-        s = s.replace(suffix, "");
+        .to_lowercase()
+        .replace("(中国)", "");
+    let mut key: String = s.chars().filter(|c| c.is_alphanumeric()).collect();
+    loop {
+        let stripped = SUFFIXES
+            .iter()
+            .find_map(|suffix| key.strip_suffix(suffix))
+            .filter(|rest| !rest.is_empty());
+        match stripped {
+            Some(rest) => key = rest.to_string(),
+            None => return key,
+        }
     }
-    s.chars().filter(|c| c.is_alphanumeric()).collect()
 }
 
 #[cfg(test)]
@@ -63,5 +69,11 @@ mod tests {
     fn full_width_latin_is_folded() {
         assert_eq!(company_key("ＡＢＣ Co., Ltd."), "abc");
         assert_eq!(to_half_width('１'), '1');
+    }
+
+    #[test]
+    fn legal_words_inside_a_name_are_kept() {
+        assert_eq!(company_key("Zinc Mining Ltd"), "zincmining");
+        assert_eq!(company_key("集团"), "集团");
     }
 }

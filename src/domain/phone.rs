@@ -21,15 +21,15 @@ impl PhoneNumber {
                 _ => return Err(format!("unexpected character `{c}` in phone number")),
             }
         }
-        if !plus {
-            if let Some(rest) = digits.strip_prefix("0086") {
-                digits = rest.to_string();
-                plus = true;
-            }
+        if !plus && digits.starts_with("00") {
+            digits.drain(..2);
+            plus = true;
         }
         let normalised = if plus {
             match digits.strip_prefix("86") {
-                Some(rest) => rest.to_string(),
+                // Mobiles are dialled as is; landlines domestically with the trunk 0.
+                Some(rest) if rest.starts_with('1') || rest.starts_with('0') => rest.to_string(),
+                Some(rest) => format!("0{rest}"),
                 None => format!("+{digits}"),
             }
         } else if digits.len() == 13 && digits.starts_with("861") {
@@ -77,6 +77,7 @@ mod tests {
     fn a_landline_keeps_its_area_code() {
         assert_eq!(norm("0571-8888 6666"), "057188886666");
         assert_eq!(norm("(021) 6666-8888"), "02166668888");
+        assert_eq!(norm("+86 512-6666-8888"), "051266668888");
     }
 
     #[test]

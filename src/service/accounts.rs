@@ -492,8 +492,7 @@ pub async fn upsert_by_external(
     let p = ctx.principal.clone();
     let fields = Fields::parse(input)?;
     let requested_owner = fields.owner_id.clone();
-    let mut attempt = 0;
-    loop {
+    refs::retry_upsert(|| {
         let (p2, sys, ext, f, req_owner) = (
             p.clone(),
             system.clone(),
@@ -501,42 +500,30 @@ pub async fn upsert_by_external(
             fields.clone(),
             requested_owner.clone(),
         );
-        let result = svc
-            .write(ctx, move |uow| {
-                let scope = p2.sales_scope();
-                match refs_resolve(uow.conn, &sys, &ext)? {
-                    Some(id) => {
-                        let old = accounts::find_scoped(uow.conn, &id, &scope)?
-                            .ok_or_else(|| AppError::not_found("account"))?;
-                        let mut f = f;
-                        if req_owner.is_none() {
-                            f.owner_id = old.owner_id.clone();
-                        }
-                        let row = update_account(uow, &p2, old, f)?;
-                        Ok((view(uow.conn, row)?, false))
+        svc.write(ctx, move |uow| {
+            let scope = p2.sales_scope();
+            match refs_resolve(uow.conn, &sys, &ext)? {
+                Some(id) => {
+                    let old = accounts::find_scoped(uow.conn, &id, &scope)?
+                        .ok_or_else(|| AppError::not_found("account"))?;
+                    let mut f = f;
+                    if req_owner.is_none() {
+                        f.owner_id = old.owner_id.clone();
                     }
-                    None => {
-                        let mut f = f;
-                        f.owner_id = owner_for_create(&p2, req_owner)?;
-                        let row = insert_account(uow, &p2, f)?;
-                        refs::link(uow.conn, ENTITY, &sys, &ext, &row.id, uow.now_ms)?;
-                        Ok((view(uow.conn, row)?, true))
-                    }
+                    let row = update_account(uow, &p2, old, f)?;
+                    Ok((view(uow.conn, row)?, false))
                 }
-            })
-            .await;
-        match result {
-            // A concurrent upsert of the same external id created it first: update instead.
-            Err(e)
-                if attempt == 0
-                    && e.code == "conflict"
-                    && e.detail.starts_with("already exists") =>
-            {
-                attempt += 1;
+                None => {
+                    let mut f = f;
+                    f.owner_id = owner_for_create(&p2, req_owner)?;
+                    let row = insert_account(uow, &p2, f)?;
+                    refs::link(uow.conn, ENTITY, &sys, &ext, &row.id, uow.now_ms)?;
+                    Ok((view(uow.conn, row)?, true))
+                }
             }
-            other => return other,
-        }
-    }
+        })
+    })
+    .await
 }
 
 fn refs_resolve(

@@ -9,7 +9,7 @@ use super::input::{double_option, from_json_text, patch, to_json_text, Check};
 use super::refs::{self, ExternalRef};
 use super::{check_version, new_id, Ctx, Page, Services, Uow};
 use crate::auth::policy::LEAD_WRITERS;
-use crate::auth::{require_role, Principal};
+use crate::auth::{require_role, Principal, PrincipalKind};
 use crate::domain::audit::diff;
 use crate::domain::company::company_key;
 use crate::domain::lead::{LeadSource, LeadStatus};
@@ -351,7 +351,13 @@ fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow
         updated_at: uow.now_ms,
         deleted_at: None,
     };
-    let row = f.apply(blank);
+    let mut row = f.apply(blank);
+    // A sales rep who enters a lead owns it; everything else waits for assignment.
+    if p.kind == PrincipalKind::User && p.role == Role::Sales {
+        row.owner_id = Some(p.id.clone());
+        row.team_id = p.team_id.clone();
+        row.status = LeadStatus::Assigned.as_str().into();
+    }
     leads::insert(uow.conn, &row)?;
     let snap = snapshot(&row);
     uow.audit(
@@ -499,43 +505,30 @@ pub async fn upsert_by_external(
     require_role(&ctx.principal, LEAD_WRITERS)?;
     refs::validate(&system, &external_id)?;
     let f = Fields::parse(input)?;
-    let mut attempt = 0;
-    loop {
+    refs::retry_upsert(|| {
         let (p, sys, ext, f) = (
             ctx.principal.clone(),
             system.clone(),
             external_id.clone(),
             f.clone(),
         );
-        let result = svc
-            .write(ctx, move |uow| match crate::store::external_refs::resolve(
-                uow.conn, ENTITY, &sys, &ext,
-            )? {
-                Some(id) => {
-                    let old = leads::find_scoped(uow.conn, &id, &p.sales_scope())?
-                        .ok_or_else(|| AppError::not_found("lead"))?;
-                    let row = update_lead(uow, old, f)?;
-                    Ok((view(uow.conn, row)?, false))
-                }
-                None => {
-                    let row = insert_lead(uow, &p, f)?;
-                    refs::link(uow.conn, ENTITY, &sys, &ext, &row.id, uow.now_ms)?;
-                    Ok((view(uow.conn, row)?, true))
-                }
-            })
-            .await;
-        match result {
-            // A concurrent upsert created the record first: the retry updates it.
-            Err(e)
-                if attempt == 0
-                    && e.code == "conflict"
-                    && e.detail.starts_with("already exists") =>
-            {
-                attempt += 1
+        svc.write(ctx, move |uow| match crate::store::external_refs::resolve(
+            uow.conn, ENTITY, &sys, &ext,
+        )? {
+            Some(id) => {
+                let old = leads::find_scoped(uow.conn, &id, &p.sales_scope())?
+                    .ok_or_else(|| AppError::not_found("lead"))?;
+                let row = update_lead(uow, old, f)?;
+                Ok((view(uow.conn, row)?, false))
             }
-            other => return other,
-        }
-    }
+            None => {
+                let row = insert_lead(uow, &p, f)?;
+                refs::link(uow.conn, ENTITY, &sys, &ext, &row.id, uow.now_ms)?;
+                Ok((view(uow.conn, row)?, true))
+            }
+        })
+    })
+    .await
 }
 
 /// The audit entries of one lead, oldest first.

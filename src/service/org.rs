@@ -291,14 +291,14 @@ pub struct UserPatch {
 
 fn check_username(check: &mut Check, raw: String) -> String {
     let u = check.required("username", Some(raw), 64).to_lowercase();
-    let ok = u.len() >= 3
+    let ok = u.len() >= 2
         && u.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
     if !u.is_empty() && !ok {
         check.fail(
             "username",
             "invalid_format",
-            "3–64 characters of a-z, 0-9, `.`, `_` and `-`",
+            "2–64 characters of a-z, 0-9, `.`, `_` and `-`",
         );
     }
     u

@@ -93,3 +93,24 @@ pub fn link(
         },
     )
 }
+
+/// Runs an upsert-by-external-id attempt until it does not lose a race: a concurrent
+/// upsert of the same external id may create the record first (unique violation) or
+/// update it in between (version moved). Upserts replace, so trying again is correct.
+pub async fn retry_upsert<T, F, Fut>(mut attempt: F) -> AppResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = AppResult<T>>,
+{
+    let mut lost = 0;
+    loop {
+        match attempt().await {
+            Err(e) if lost < 10 && lost_race(&e) => lost += 1,
+            other => return other,
+        }
+    }
+}
+
+fn lost_race(e: &crate::error::AppError) -> bool {
+    e.code == "version_mismatch" || (e.code == "conflict" && e.detail.starts_with("already exists"))
+}

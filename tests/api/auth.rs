@@ -1,0 +1,261 @@
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::json;
+
+use crate::helpers::{spawn_app, ADMIN_PASSWORD, JWT_SECRET, PASSWORD};
+
+#[actix_web::test]
+async fn login_returns_a_bearer_token_that_identifies_the_user() {
+    let app = spawn_app().await;
+    let r = app
+        .post(
+            "/auth/login",
+            "",
+            json!({"username": "admin", "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["token_type"], "Bearer");
+    assert_eq!(r.body["expires_in"], 3600);
+    assert_eq!(r.body["user"]["role"], "admin");
+    assert!(
+        r.body["user"].get("password_hash").is_none() && r.body["user"].get("password").is_none()
+    );
+    let me = app
+        .get("/me", r.body["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["kind"], "user");
+    assert_eq!(me.body["user"]["username"], "admin");
+}
+
+#[actix_web::test]
+async fn wrong_passwords_and_unknown_users_get_the_same_401() {
+    let app = spawn_app().await;
+    let wrong = app
+        .post(
+            "/auth/login",
+            "",
+            json!({"username": "admin", "password": "nope-nope-nope"}),
+        )
+        .await;
+    wrong.assert_problem(401, "unauthorized");
+    let unknown = app
+        .post(
+            "/auth/login",
+            "",
+            json!({"username": "ghost", "password": "nope-nope-nope"}),
+        )
+        .await;
+    unknown.assert_problem(401, "unauthorized");
+    assert_eq!(wrong.body["detail"], unknown.body["detail"]);
+    let missing = app
+        .post("/auth/login", "", json!({"username": "admin"}))
+        .await;
+    missing.assert_problem(422, "validation_failed");
+    assert_eq!(missing.body["errors"][0]["field"], "password");
+}
+
+#[actix_web::test]
+async fn every_api_route_but_login_needs_credentials() {
+    let app = spawn_app().await;
+    for path in [
+        "/me",
+        "/leads",
+        "/accounts",
+        "/contacts",
+        "/users",
+        "/teams",
+        "/audit",
+        "/events",
+        "/api-keys",
+    ] {
+        app.get(path, "").await.assert_problem(401, "unauthorized");
+        app.get(path, "garbage")
+            .await
+            .assert_problem(401, "unauthorized");
+    }
+    let r = app
+        .send(
+            reqwest::Method::GET,
+            "/me",
+            "",
+            serde_json::Value::Null,
+            &[("authorization", "Basic YWRtaW46eA==")],
+        )
+        .await;
+    r.assert_problem(401, "unauthorized");
+}
+
+fn forge(header: &str, claims: serde_json::Value, signature: &str) -> String {
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.as_bytes()),
+        URL_SAFE_NO_PAD.encode(claims.to_string().as_bytes()),
+        signature
+    )
+}
+
+#[actix_web::test]
+async fn unsigned_tampered_expired_and_foreign_tokens_are_refused() {
+    let app = spawn_app().await;
+    let me = app.get("/me", &app.admin).await;
+    let admin_id = me.body["id"].as_str().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let claims =
+        json!({"sub": admin_id, "role": "admin", "iat": now, "exp": now + 600, "iss": "crmflow"});
+
+    let none = forge(r#"{"alg":"none","typ":"JWT"}"#, claims.clone(), "");
+    app.get("/me", &none)
+        .await
+        .assert_problem(401, "unauthorized");
+
+    let parts: Vec<&str> = app.admin.split('.').collect();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(claims.to_string().as_bytes()),
+        parts[2]
+    );
+    app.get("/me", &tampered)
+        .await
+        .assert_problem(401, "unauthorized");
+
+    let rs = forge(r#"{"alg":"RS256","typ":"JWT"}"#, claims.clone(), parts[2]);
+    app.get("/me", &rs)
+        .await
+        .assert_problem(401, "unauthorized");
+
+    let expired =
+        crmflow::auth::jwt::JwtKeys::new(JWT_SECRET.as_bytes(), "crmflow".into(), None, 60)
+            .issue(admin_id, "admin", now - 3600)
+            .unwrap();
+    app.get("/me", &expired)
+        .await
+        .assert_problem(401, "unauthorized");
+
+    let other_secret = crmflow::auth::jwt::JwtKeys::new(
+        b"some-other-secret-0123456789",
+        "crmflow".into(),
+        None,
+        600,
+    )
+    .issue(admin_id, "admin", now)
+    .unwrap();
+    app.get("/me", &other_secret)
+        .await
+        .assert_problem(401, "unauthorized");
+
+    let other_issuer =
+        crmflow::auth::jwt::JwtKeys::new(JWT_SECRET.as_bytes(), "not-crmflow".into(), None, 600)
+            .issue(admin_id, "admin", now)
+            .unwrap();
+    app.get("/me", &other_issuer)
+        .await
+        .assert_problem(401, "unauthorized");
+}
+
+#[actix_web::test]
+async fn api_keys_are_shown_once_work_as_bearer_and_stop_working_when_revoked() {
+    let app = spawn_app().await;
+    let created = app
+        .post("/api-keys", &app.admin, json!({"name": "ERP sync"}))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert!(created.header("location").unwrap().ends_with(&created.id()));
+    let token = created.body["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("crmf_"));
+    assert_eq!(created.body["role"], "integration");
+
+    let list = app.get("/api-keys", &app.admin).await;
+    assert_eq!(list.status, 200);
+    assert!(
+        !list.text.contains(&token),
+        "the token is never shown again"
+    );
+    assert_eq!(list.body["items"][0]["token_prefix"], token[..10]);
+
+    let me = app.get("/me", &token).await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.body["kind"], "api_key");
+    assert_eq!(me.body["role"], "integration");
+
+    let revoked = app
+        .delete(&format!("/api-keys/{}", created.id()), &app.admin)
+        .await;
+    assert_eq!(revoked.status, 204);
+    app.get("/me", &token)
+        .await
+        .assert_problem(401, "unauthorized");
+    app.delete(&format!("/api-keys/{}", created.id()), &app.admin)
+        .await
+        .assert_problem(409, "conflict");
+    app.delete("/api-keys/no-such-key", &app.admin)
+        .await
+        .assert_problem(404, "not_found");
+}
+
+#[actix_web::test]
+async fn only_admins_manage_api_keys() {
+    let app = spawn_app().await;
+    let (_, director) = app.user("dora", "director", None).await;
+    app.post("/api-keys", &director, json!({"name": "x"}))
+        .await
+        .assert_problem(403, "forbidden");
+    app.get("/api-keys", &director)
+        .await
+        .assert_problem(403, "forbidden");
+    app.post(
+        "/api-keys",
+        &app.admin,
+        json!({"name": "x", "role": "emperor"}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+}
+
+#[actix_web::test]
+async fn a_deactivated_user_loses_access_at_once() {
+    let app = spawn_app().await;
+    let (id, token) = app.user("sam", "sales", None).await;
+    assert_eq!(app.get("/me", &token).await.status, 200);
+    let r = app
+        .patch(
+            &format!("/users/{id}"),
+            &app.admin,
+            json!({"active": false}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    app.get("/me", &token)
+        .await
+        .assert_problem(401, "unauthorized");
+    let login = app
+        .post(
+            "/auth/login",
+            "",
+            json!({"username": "sam", "password": PASSWORD}),
+        )
+        .await;
+    login.assert_problem(401, "unauthorized");
+}
+
+#[actix_web::test]
+async fn a_role_change_applies_to_existing_tokens() {
+    let app = spawn_app().await;
+    let (id, token) = app.user("rita", "sales", None).await;
+    app.get("/audit", &token)
+        .await
+        .assert_problem(403, "forbidden");
+    let r = app
+        .patch(
+            &format!("/users/{id}"),
+            &app.admin,
+            json!({"role": "director"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(app.get("/audit", &token).await.status, 200);
+}

@@ -1,0 +1,12 @@
+//! One integration-test binary (one link on small machines); one module per API area.
+
+mod accounts;
+mod audit_events;
+mod auth;
+mod cli;
+mod conventions;
+mod helpers;
+mod leads;
+mod openapi;
+mod ops;
+mod org;
