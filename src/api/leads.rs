@@ -10,7 +10,9 @@ use super::extract::{
 use super::AppState;
 use crate::domain::lead::{LeadSource, LeadStatus};
 use crate::error::AppResult;
+use crate::service::activities::{self, ActivityInput, ActivityView};
 use crate::service::audit::AuditEntryView;
+use crate::service::lead_flow;
 use crate::service::leads::{self as svc, LeadInput, LeadPatch, LeadView};
 use crate::store::leads::LeadFilter;
 
@@ -164,5 +166,119 @@ pub async fn lead_history(
     let (limit, after) = q.resolve_seq()?;
     Ok(page(
         svc::history(&state.services, &auth.0, id.into_inner(), after, limit).await?,
+    ))
+}
+
+/// The owner starts working the lead (开始跟进): stops the claim timer and starts the
+/// first-touch timer.
+#[utoipa::path(tag = "leads",
+    params(("id" = String, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
+    responses((status = 200, description = "Now `working`", body = LeadView)))]
+#[post("/leads/{id}/accept")]
+pub async fn accept_lead(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> AppResult<HttpResponse> {
+    let l = lead_flow::accept(&state.services, &auth.0, id.into_inner(), if_match.0).await?;
+    Ok(ok_versioned(&l, l.version))
+}
+
+/// Hands the lead to a rep by hand (manager for their team, director, admin), with a reason.
+#[utoipa::path(tag = "leads", request_body = lead_flow::AssignRequest,
+    params(("id" = String, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
+    responses((status = 200, description = "Assigned", body = LeadView)))]
+#[post("/leads/{id}/assign")]
+pub async fn assign_lead(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    body: web::Json<lead_flow::AssignRequest>,
+) -> AppResult<HttpResponse> {
+    let l = lead_flow::assign(
+        &state.services,
+        &auth.0,
+        id.into_inner(),
+        if_match.0,
+        body.into_inner(),
+    )
+    .await?;
+    Ok(ok_versioned(&l, l.version))
+}
+
+/// Qualifies a worked lead; without a reached `needs_discovery` activity it answers 422
+/// with `missing`.
+#[utoipa::path(tag = "leads",
+    params(("id" = String, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
+    responses((status = 200, description = "Now `qualified`", body = LeadView)))]
+#[post("/leads/{id}/qualify")]
+pub async fn qualify_lead(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> AppResult<HttpResponse> {
+    let l = lead_flow::qualify(&state.services, &auth.0, id.into_inner(), if_match.0).await?;
+    Ok(ok_versioned(&l, l.version))
+}
+
+/// Closes the lead as disqualified, with a reason from the fixed list.
+#[utoipa::path(tag = "leads", request_body = lead_flow::DisqualifyRequest,
+    params(("id" = String, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
+    responses((status = 200, description = "Now `disqualified`", body = LeadView)))]
+#[post("/leads/{id}/disqualify")]
+pub async fn disqualify_lead(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    body: web::Json<lead_flow::DisqualifyRequest>,
+) -> AppResult<HttpResponse> {
+    let l = lead_flow::disqualify(
+        &state.services,
+        &auth.0,
+        id.into_inner(),
+        if_match.0,
+        body.into_inner(),
+    )
+    .await?;
+    Ok(ok_versioned(&l, l.version))
+}
+
+/// Logs a follow-up activity (owner, their manager, director, admin).
+#[utoipa::path(tag = "leads", request_body = ActivityInput, params(("id" = String, Path, description = "Lead id")),
+    responses((status = 201, description = "Logged", body = ActivityView)))]
+#[post("/leads/{id}/activities")]
+pub async fn log_activity(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    body: web::Json<ActivityInput>,
+) -> AppResult<HttpResponse> {
+    let lead_id = id.into_inner();
+    let a = activities::log_on_lead(&state.services, &auth.0, lead_id.clone(), body.into_inner())
+        .await?;
+    Ok(created(
+        format!("/api/v1/leads/{lead_id}/activities"),
+        &a,
+        1,
+    ))
+}
+
+/// The lead's activities, newest first.
+#[utoipa::path(tag = "leads", params(("id" = String, Path, description = "Lead id"), PageParams),
+    responses((status = 200, description = "A page of activities", body = PageOf<ActivityView>)))]
+#[get("/leads/{id}/activities")]
+pub async fn list_activities(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    q: web::Query<PageParams>,
+) -> AppResult<HttpResponse> {
+    let (limit, before) = q.resolve()?;
+    Ok(page(
+        activities::list_for_lead(&state.services, &auth.0, id.into_inner(), before, limit).await?,
     ))
 }

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod extract;
+pub mod lead_config;
 pub mod leads;
 pub mod middleware;
 pub mod ops;
@@ -63,6 +64,21 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(leads::update_lead)
         .service(leads::delete_lead)
         .service(leads::lead_history)
+        .service(leads::accept_lead)
+        .service(leads::assign_lead)
+        .service(leads::qualify_lead)
+        .service(leads::disqualify_lead)
+        .service(leads::log_activity)
+        .service(leads::list_activities)
+        .service(lead_config::get_scoring)
+        .service(lead_config::put_scoring)
+        .service(lead_config::simulate_scoring)
+        .service(lead_config::create_rule)
+        .service(lead_config::list_rules)
+        .service(lead_config::simulate_rules)
+        .service(lead_config::get_rule)
+        .service(lead_config::replace_rule)
+        .service(lead_config::delete_rule)
         .service(trust::list_audit)
         .service(trust::verify_audit)
         .service(trust::list_events);
@@ -94,7 +110,8 @@ same key and body replays the first response with `Idempotent-Replayed: true`.",
         (name = "auth", description = "Login, the caller, API keys"),
         (name = "org", description = "Teams and users"),
         (name = "accounts", description = "Accounts and contacts"),
-        (name = "leads", description = "Leads"),
+        (name = "leads", description = "Leads: intake, lifecycle, activities"),
+        (name = "lead-config", description = "Scoring model and assignment rules"),
         (name = "trust", description = "Audit trail"),
         (name = "integration", description = "Change feed"),
         (name = "ops", description = "Health, readiness, metrics"),

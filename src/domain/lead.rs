@@ -46,6 +46,29 @@ impl LeadStatus {
         LeadStatus::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
+    /// The statuses a lead may move to from this one.
+    pub fn next(self) -> &'static [LeadStatus] {
+        use LeadStatus::*;
+        match self {
+            New => &[Assigned, Unassigned, NeedsInfo, Disqualified],
+            NeedsInfo => &[Assigned, Unassigned, Disqualified],
+            Unassigned => &[Assigned, Disqualified],
+            Assigned => &[Working, Assigned, Unassigned, Disqualified],
+            Working => &[Qualified, Assigned, Disqualified],
+            Qualified => &[Converted, Disqualified],
+            Converted | Disqualified => &[],
+        }
+    }
+
+    /// `Ok` when `to` may follow, else the allowed statuses (for a 409 answer).
+    pub fn check_move(self, to: LeadStatus) -> Result<(), Vec<String>> {
+        if self.next().contains(&to) {
+            Ok(())
+        } else {
+            Err(self.next().iter().map(|s| s.as_str().to_string()).collect())
+        }
+    }
+
     /// Converted and disqualified leads are closed: no more edits but merges and history.
     pub fn is_closed(self) -> bool {
         matches!(self, LeadStatus::Converted | LeadStatus::Disqualified)
@@ -99,9 +122,51 @@ impl LeadSource {
     }
 }
 
+/// Why a lead was disqualified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DisqualifyReason {
+    NoBudget,
+    NoNeed,
+    Unreachable,
+    Competitor,
+    Duplicate,
+    Invalid,
+    Other,
+}
+
+impl DisqualifyReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisqualifyReason::NoBudget => "no_budget",
+            DisqualifyReason::NoNeed => "no_need",
+            DisqualifyReason::Unreachable => "unreachable",
+            DisqualifyReason::Competitor => "competitor",
+            DisqualifyReason::Duplicate => "duplicate",
+            DisqualifyReason::Invalid => "invalid",
+            DisqualifyReason::Other => "other",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn closed_leads_go_nowhere_and_working_leads_cannot_skip_to_converted() {
+        assert!(LeadStatus::Converted.next().is_empty());
+        assert!(LeadStatus::Disqualified.next().is_empty());
+        assert_eq!(
+            LeadStatus::Working.check_move(LeadStatus::Converted),
+            Err(vec![
+                "qualified".into(),
+                "assigned".into(),
+                "disqualified".into()
+            ])
+        );
+        assert!(LeadStatus::Assigned.check_move(LeadStatus::Working).is_ok());
+    }
 
     #[test]
     fn statuses_and_sources_round_trip() {

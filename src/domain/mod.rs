@@ -1,8 +1,11 @@
 //! Business rules as pure functions and types: no diesel, no actix. Each type here is
 //! parsed once at the edge (`Type::parse`) and is valid wherever it is held.
 
+pub mod activity;
+pub mod assignment;
 pub mod audit;
 pub mod company;
+pub mod conditions;
 pub mod contact;
 pub mod cursor;
 pub mod email;
@@ -11,5 +14,6 @@ pub mod lead;
 pub mod money;
 pub mod phone;
 pub mod role;
+pub mod scoring;
 pub mod time;
 pub mod uscc;

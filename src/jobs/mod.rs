@@ -1,5 +1,9 @@
 //! Background jobs. The sweeper wakes every `CRMFLOW_SWEEP_INTERVAL_MS` and runs each
-//! periodic task; tasks coordinate through rows, so several instances may run them.
+//! periodic task; tasks coordinate through rows, so several instances may run them: each
+//! timer is handled in its own transaction that re-reads the lead and writes it only if its
+//! version is unchanged, so a timer fires once even when two instances see it due.
+
+pub mod lead_timers;
 
 use crate::service::Services;
 use crate::store::idempotency;
@@ -20,6 +24,9 @@ pub fn spawn(services: Services) {
 /// One pass of every periodic task.
 pub async fn sweep(services: &Services) -> crate::error::AppResult<()> {
     purge_idempotency_keys(services).await?;
+    lead_timers::claims(services).await?;
+    lead_timers::first_touches(services).await?;
+    lead_timers::rescore(services).await?;
     Ok(())
 }
 

@@ -64,6 +64,12 @@ pub struct LeadView {
     pub duplicate_candidates: Vec<Value>,
     /// `normal` or `high`.
     pub priority: String,
+    /// Fields the quality gate found missing (for `needs_info` leads: what to complete).
+    pub missing_fields: Vec<String>,
+    pub first_touch_overdue_at: Option<String>,
+    pub escalated_at: Option<String>,
+    pub disqualify_reason: Option<String>,
+    pub disqualify_note: Option<String>,
     pub external_refs: Vec<ExternalRef>,
     pub created_by: String,
     pub version: i64,
@@ -108,6 +114,11 @@ impl LeadView {
             possible_duplicate: r.possible_duplicate,
             duplicate_candidates: from_json_text(&r.duplicate_candidates),
             priority: r.priority,
+            missing_fields: from_json_text(&r.missing_fields),
+            first_touch_overdue_at: r.first_touch_overdue_at.map(rfc3339),
+            escalated_at: r.escalated_at.map(rfc3339),
+            disqualify_reason: r.disqualify_reason,
+            disqualify_note: r.disqualify_note,
             external_refs,
             created_by: r.created_by,
             version: r.version,
@@ -350,13 +361,28 @@ fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow
         created_at: uow.now_ms,
         updated_at: uow.now_ms,
         deleted_at: None,
+        rule_id: None,
+        missing_fields: "[]".into(),
+        lapsed_by: "[]".into(),
+        first_touch_overdue_at: None,
+        escalated_at: None,
+        disqualify_reason: None,
+        disqualify_note: None,
+        score_version: 0,
     };
     let mut row = f.apply(blank);
-    // A sales rep who enters a lead owns it; everything else waits for assignment.
+    let mark = uow.events_mark();
     if p.kind == PrincipalKind::User && p.role == Role::Sales {
+        // A sales rep who enters a lead owns it: scored, no claim timer.
+        super::routing::apply_score(uow.conn, &mut row)?;
         row.owner_id = Some(p.id.clone());
         row.team_id = p.team_id.clone();
         row.status = LeadStatus::Assigned.as_str().into();
+        let record = json!({"rule_id": null, "rule_name": null, "matched_conditions": [], "candidates": [],
+                            "chosen": p.id, "reason": "entered by its owner", "at": rfc3339(uow.now_ms)});
+        row.assignment = Some(record.to_string());
+    } else {
+        super::routing::route(uow, &mut row)?;
     }
     leads::insert(uow.conn, &row)?;
     let snap = snapshot(&row);
@@ -366,7 +392,7 @@ fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow
         "create",
         &diff(&json!({}), &snap, BOOKKEEPING),
     );
-    uow.event("lead.created", ENTITY, &row.id, snap);
+    uow.event_before(mark, "lead.created", ENTITY, &row.id, snap);
     Ok(row)
 }
 
@@ -378,11 +404,17 @@ fn update_lead(uow: &mut Uow<'_>, old: LeadRow, f: Fields) -> AppResult<LeadRow>
             status.as_str()
         )));
     }
-    let new = LeadRow {
+    let mut new = LeadRow {
         version: old.version + 1,
         updated_at: uow.now_ms,
         ..f.apply(old.clone())
     };
+    if status == LeadStatus::NeedsInfo {
+        // Completing a lead re-runs the quality gate (and assignment once it passes).
+        super::routing::route(uow, &mut new)?;
+    } else {
+        super::routing::apply_score(uow.conn, &mut new)?;
+    }
     if !leads::update(uow.conn, &new, old.version)? {
         return Err(AppError::version_mismatch(old.version + 1));
     }

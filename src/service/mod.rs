@@ -3,14 +3,19 @@
 //! its events together (through [`Uow`]).
 
 pub mod accounts;
+pub mod activities;
 pub mod audit;
 pub mod auth;
 pub mod contacts;
 pub mod events;
 pub mod input;
+pub mod lead_flow;
 pub mod leads;
 pub mod org;
 pub mod refs;
+pub mod routing;
+pub mod rules;
+pub mod scoring;
 
 use std::sync::Arc;
 
@@ -54,6 +59,11 @@ pub struct Uow<'c> {
 }
 
 impl Uow<'_> {
+    /// Who the changes are attributed to.
+    pub fn actor(&self) -> &str {
+        &self.actor_id
+    }
+
     /// Records an audit entry for a change of `entity` `entity_id`.
     pub fn audit(&mut self, entity: &str, entity_id: &str, action: &str, changes: &[Change]) {
         self.audits.push(AuditDraft {
@@ -66,6 +76,26 @@ impl Uow<'_> {
             changes: serde_json::to_string(changes).unwrap_or_else(|_| "[]".into()),
             request_id: self.request_id.clone(),
         });
+    }
+
+    /// A position in this unit of work's events, for [`Uow::event_before`].
+    pub fn events_mark(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Records an event placed before those recorded since `mark` (so that, say,
+    /// `lead.created` precedes the `lead.assigned` decided while creating it).
+    pub fn event_before(
+        &mut self,
+        mark: usize,
+        event_type: &str,
+        entity: &str,
+        entity_id: &str,
+        data: Value,
+    ) {
+        self.event(event_type, entity, entity_id, data);
+        let e = self.events.pop().expect("just pushed");
+        self.events.insert(mark.min(self.events.len()), e);
     }
 
     /// Records an event of `event_type` about `entity` `entity_id`.

@@ -48,6 +48,18 @@ pub struct LeadRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
+    /// The assignment rule that routed the lead (its SLA timers come from it).
+    pub rule_id: Option<String>,
+    /// JSON list of fields the quality gate found missing.
+    pub missing_fields: String,
+    /// JSON list of reps who let the claim window lapse.
+    pub lapsed_by: String,
+    pub first_touch_overdue_at: Option<i64>,
+    pub escalated_at: Option<i64>,
+    pub disqualify_reason: Option<String>,
+    pub disqualify_note: Option<String>,
+    /// The scoring model version the score was computed with.
+    pub score_version: i64,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &LeadRow) -> QueryResult<()> {
@@ -159,4 +171,110 @@ pub fn list(
         );
     }
     q.load(conn)
+}
+
+/// Open leads (assigned + working) per owner, for the given reps.
+pub fn open_counts(
+    conn: &mut DbConnection,
+    owner_ids: &[String],
+) -> QueryResult<Vec<(Option<String>, i64)>> {
+    leads::table
+        .filter(
+            leads::owner_id.eq_any(
+                owner_ids
+                    .iter()
+                    .map(|s| Some(s.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+        )
+        .filter(leads::status.eq_any(["assigned", "working"]))
+        .filter(leads::deleted_at.is_null())
+        .group_by(leads::owner_id)
+        .select((leads::owner_id, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+/// Converted leads per owner since an instant (the performance measure until contracts exist).
+pub fn conversions_since(
+    conn: &mut DbConnection,
+    owner_ids: &[String],
+    since: i64,
+) -> QueryResult<Vec<(Option<String>, i64)>> {
+    leads::table
+        .filter(
+            leads::owner_id.eq_any(
+                owner_ids
+                    .iter()
+                    .map(|s| Some(s.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+        )
+        .filter(leads::status.eq("converted"))
+        .filter(leads::updated_at.ge(since))
+        .filter(leads::deleted_at.is_null())
+        .group_by(leads::owner_id)
+        .select((leads::owner_id, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+/// Ids of assigned leads whose claim window has passed.
+pub fn claim_overdue(conn: &mut DbConnection, now: i64, limit: i64) -> QueryResult<Vec<String>> {
+    leads::table
+        .filter(leads::status.eq("assigned"))
+        .filter(leads::claim_due_at.le(now))
+        .filter(leads::deleted_at.is_null())
+        .order(leads::claim_due_at.asc())
+        .select(leads::id)
+        .limit(limit)
+        .load(conn)
+}
+
+/// Ids of accepted leads with no reached activity by their first-touch deadline, not yet reported.
+pub fn first_touch_overdue(
+    conn: &mut DbConnection,
+    now: i64,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    leads::table
+        .filter(leads::status.eq("working"))
+        .filter(leads::first_touch_at.is_null())
+        .filter(leads::first_touch_overdue_at.is_null())
+        .filter(leads::first_touch_due_at.le(now))
+        .filter(leads::deleted_at.is_null())
+        .select(leads::id)
+        .limit(limit)
+        .load(conn)
+}
+
+/// Ids of open leads scored with an older model version.
+pub fn stale_scores(
+    conn: &mut DbConnection,
+    model_version: i64,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    leads::table
+        .filter(leads::score_version.lt(model_version))
+        .filter(leads::status.ne_all(["converted", "disqualified"]))
+        .filter(leads::deleted_at.is_null())
+        .select(leads::id)
+        .limit(limit)
+        .load(conn)
+}
+
+/// How many open leads are scored with an older model version.
+pub fn count_stale_scores(conn: &mut DbConnection, model_version: i64) -> QueryResult<i64> {
+    leads::table
+        .filter(leads::score_version.lt(model_version))
+        .filter(leads::status.ne_all(["converted", "disqualified"]))
+        .filter(leads::deleted_at.is_null())
+        .count()
+        .get_result(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<LeadRow>> {
+    leads::table
+        .find(id)
+        .filter(leads::deleted_at.is_null())
+        .first(conn)
+        .optional()
 }

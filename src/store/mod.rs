@@ -3,12 +3,15 @@
 //! diesel; callers run it on the blocking pool (see `service::Services`).
 
 pub mod accounts;
+pub mod activities;
 pub mod api_keys;
+pub mod config;
 pub mod contacts;
 pub mod external_refs;
 pub mod idempotency;
 pub mod journal;
 pub mod leads;
+pub mod rules;
 pub mod schema;
 pub mod scope;
 pub mod teams;

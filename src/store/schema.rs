@@ -133,6 +133,14 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         deleted_at -> Nullable<BigInt>,
+        rule_id -> Nullable<Text>,
+        missing_fields -> Text,
+        lapsed_by -> Text,
+        first_touch_overdue_at -> Nullable<BigInt>,
+        escalated_at -> Nullable<BigInt>,
+        disqualify_reason -> Nullable<Text>,
+        disqualify_note -> Nullable<Text>,
+        score_version -> BigInt,
     }
 }
 
@@ -192,7 +200,63 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    config_entries (key) {
+        key -> Text,
+        value -> Text,
+        version -> BigInt,
+        updated_by -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    assignment_rules (id) {
+        id -> Text,
+        name -> Text,
+        priority -> Integer,
+        active -> Bool,
+        conditions -> Text,
+        team_id -> Nullable<Text>,
+        user_ids -> Text,
+        strategy -> Text,
+        top_n -> Nullable<Integer>,
+        max_load_ratio -> Nullable<Double>,
+        claim_timeout_secs -> BigInt,
+        first_touch_timeout_secs -> BigInt,
+        max_reassignments -> Integer,
+        calendar_id -> Nullable<Text>,
+        rr_cursor -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    activities (id) {
+        id -> Text,
+        lead_id -> Nullable<Text>,
+        opportunity_id -> Nullable<Text>,
+        channel -> Text,
+        action -> Text,
+        reached -> Bool,
+        summary -> Text,
+        contact_id -> Nullable<Text>,
+        next_action -> Nullable<Text>,
+        next_action_due_at -> Nullable<BigInt>,
+        evidence -> Text,
+        priority_flagged -> Bool,
+        created_by -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    config_entries,
+    assignment_rules,
+    activities,
     teams,
     users,
     api_keys,

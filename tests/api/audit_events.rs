@@ -154,7 +154,12 @@ async fn the_event_feed_follows_after_and_filters_by_type_pattern() {
         .collect();
     assert_eq!(
         types,
-        vec!["lead.created", "lead.updated", "account.created"]
+        vec![
+            "lead.created",
+            "lead.needs_info",
+            "lead.updated",
+            "account.created"
+        ]
     );
     let first = &all.body["items"][0];
     assert_eq!(first["entity"], "lead");
@@ -164,7 +169,7 @@ async fn the_event_feed_follows_after_and_filters_by_type_pattern() {
     let leads_only = app
         .get(&format!("/events?after={after}&types=lead.*"), &app.admin)
         .await;
-    assert_eq!(leads_only.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(leads_only.body["items"].as_array().unwrap().len(), 3);
     let next = leads_only.body["next_after"].as_i64().unwrap();
     let rest = app
         .get(&format!("/events?after={next}&types=lead.*"), &app.admin)

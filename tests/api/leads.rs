@@ -17,7 +17,13 @@ async fn a_lead_is_stored_with_normalised_phone_email_and_defaults() {
     assert_eq!(r.body["email"], "chen.ming@hengrui.cn");
     assert_eq!(r.body["source"], "other");
     assert_eq!(r.body["currency"], "CNY");
-    assert_eq!(r.body["status"], "new");
+    // Scored with the default model: 30 (budget) + 30 (新能源汽车) + 25 (complete) = 85, A;
+    // no assignment rule exists, so it waits in the unassigned queue.
+    assert_eq!(
+        (r.body["score"].as_i64(), r.body["grade"].as_str()),
+        (Some(85), Some("A"))
+    );
+    assert_eq!(r.body["status"], "unassigned");
     assert_eq!(r.body["custom"]["expo_booth"], "A12");
     assert_eq!(r.body["priority"], "normal");
     assert_eq!(r.body["version"], 1);
@@ -83,7 +89,7 @@ async fn read_only_fields_cannot_be_mass_assigned() {
     let lead = app.get(&format!("/leads/{id}"), &app.admin).await;
     assert_eq!(
         (lead.body["status"].as_str(), lead.body["version"].as_i64()),
-        (Some("new"), Some(1))
+        (Some("needs_info"), Some(1))
     );
 }
 
@@ -159,7 +165,10 @@ async fn lists_filter_by_status_source_owner_and_text() {
         2
     );
     assert_eq!(
-        count(app.get("/leads?source=wechat&status=new", &app.admin).await),
+        count(
+            app.get("/leads?source=wechat&status=needs_info", &app.admin)
+                .await
+        ),
         1
     );
     assert_eq!(

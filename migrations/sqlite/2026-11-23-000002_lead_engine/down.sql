@@ -1,0 +1,14 @@
+DROP INDEX leads_score_version_idx;
+DROP INDEX leads_first_touch_due_idx;
+DROP INDEX leads_claim_due_idx;
+ALTER TABLE leads DROP COLUMN score_version;
+ALTER TABLE leads DROP COLUMN disqualify_note;
+ALTER TABLE leads DROP COLUMN disqualify_reason;
+ALTER TABLE leads DROP COLUMN escalated_at;
+ALTER TABLE leads DROP COLUMN first_touch_overdue_at;
+ALTER TABLE leads DROP COLUMN lapsed_by;
+ALTER TABLE leads DROP COLUMN missing_fields;
+ALTER TABLE leads DROP COLUMN rule_id;
+DROP TABLE activities;
+DROP TABLE assignment_rules;
+DROP TABLE config_entries;

@@ -1,0 +1,149 @@
+//! `/config/scoring` and `/assignment-rules`.
+
+use actix_web::{delete, get, post, put, web, HttpResponse};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::extract::{created, location, ok_versioned, page, Auth, IfMatch, PageOf};
+use super::AppState;
+use crate::domain::scoring::{Score, ScoringModel};
+use crate::error::AppResult;
+use crate::service::routing::AssignmentRecord;
+use crate::service::rules::{self as rules_svc, RuleInput, RuleView};
+use crate::service::scoring::{self as scoring_svc, ScoringConfigView};
+
+/// The scoring model in force (the built-in default at version 0 until one is saved).
+#[utoipa::path(tag = "lead-config", responses((status = 200, description = "The model", body = ScoringConfigView)))]
+#[get("/config/scoring")]
+pub async fn get_scoring(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpResponse> {
+    let v = scoring_svc::get(&state.services, &auth.0).await?;
+    Ok(ok_versioned(&v, v.version))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DryRun {
+    /// Validate and report the impact without saving.
+    pub dry_run: Option<bool>,
+}
+
+/// Replaces the scoring model (admin, director, marketing): validated, versioned, audited,
+/// `config.changed`. Open leads are then rescored in the background (`rescore_pending`).
+#[utoipa::path(tag = "lead-config", request_body = ScoringModel, params(DryRun,
+    ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
+    responses((status = 200, description = "Saved (or, with dry_run, validated)", body = ScoringConfigView)))]
+#[put("/config/scoring")]
+pub async fn put_scoring(
+    state: web::Data<AppState>,
+    auth: Auth,
+    if_match: IfMatch,
+    q: web::Query<DryRun>,
+    body: web::Json<ScoringModel>,
+) -> AppResult<HttpResponse> {
+    let v = scoring_svc::put(
+        &state.services,
+        &auth.0,
+        body.into_inner(),
+        if_match.0,
+        q.dry_run.unwrap_or(false),
+    )
+    .await?;
+    Ok(ok_versioned(&v, v.version))
+}
+
+/// Scores a lead body without storing anything (optionally with a candidate model).
+#[utoipa::path(tag = "lead-config", request_body = scoring_svc::SimulateRequest,
+    responses((status = 200, description = "Score, grade and breakdown", body = Score)))]
+#[post("/config/scoring/simulate")]
+pub async fn simulate_scoring(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: web::Json<scoring_svc::SimulateRequest>,
+) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok()
+        .json(scoring_svc::simulate(&state.services, &auth.0, body.into_inner()).await?))
+}
+
+/// Creates an assignment rule (admin, director; managers for their own team's pool).
+#[utoipa::path(tag = "lead-config", request_body = RuleInput, responses((status = 201, description = "Created", body = RuleView)))]
+#[post("/assignment-rules")]
+pub async fn create_rule(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: web::Json<RuleInput>,
+) -> AppResult<HttpResponse> {
+    let r = rules_svc::create(&state.services, &auth.0, body.into_inner()).await?;
+    Ok(created(location("assignment-rules", &r.id), &r, r.version))
+}
+
+/// The rules in evaluation order (lower priority first).
+#[utoipa::path(tag = "lead-config", responses((status = 200, description = "All rules", body = PageOf<RuleView>)))]
+#[get("/assignment-rules")]
+pub async fn list_rules(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpResponse> {
+    Ok(page(rules_svc::list(&state.services, &auth.0).await?))
+}
+
+/// What the rules would do with a lead (rule, matched conditions, candidates, pick, reason);
+/// nothing is stored.
+#[utoipa::path(tag = "lead-config", request_body = rules_svc::SimulateRequest,
+    responses((status = 200, description = "The decision", body = AssignmentRecord)))]
+#[post("/assignment-rules/simulate")]
+pub async fn simulate_rules(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: web::Json<rules_svc::SimulateRequest>,
+) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok()
+        .json(rules_svc::simulate(&state.services, &auth.0, body.into_inner()).await?))
+}
+
+/// Reads a rule.
+#[utoipa::path(tag = "lead-config", params(("id" = String, Path, description = "Rule id")),
+    responses((status = 200, description = "The rule", body = RuleView)))]
+#[get("/assignment-rules/{id}")]
+pub async fn get_rule(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let r = rules_svc::get(&state.services, &auth.0, id.into_inner()).await?;
+    Ok(ok_versioned(&r, r.version))
+}
+
+/// Replaces a rule.
+#[utoipa::path(tag = "lead-config", request_body = RuleInput,
+    params(("id" = String, Path, description = "Rule id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
+    responses((status = 200, description = "Replaced", body = RuleView)))]
+#[put("/assignment-rules/{id}")]
+pub async fn replace_rule(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    body: web::Json<RuleInput>,
+) -> AppResult<HttpResponse> {
+    let r = rules_svc::replace(
+        &state.services,
+        &auth.0,
+        id.into_inner(),
+        if_match.0,
+        body.into_inner(),
+    )
+    .await?;
+    Ok(ok_versioned(&r, r.version))
+}
+
+/// Deletes a rule (leads it routed keep their assignment record).
+#[utoipa::path(tag = "lead-config",
+    params(("id" = String, Path, description = "Rule id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
+    responses((status = 204, description = "Deleted")))]
+#[delete("/assignment-rules/{id}")]
+pub async fn delete_rule(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    if_match: IfMatch,
+) -> AppResult<HttpResponse> {
+    rules_svc::delete(&state.services, &auth.0, id.into_inner(), if_match.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,61 @@
+//! Follow-up activities on leads (and, later, opportunities).
+
+use diesel::prelude::*;
+
+use super::schema::activities;
+use super::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = activities)]
+pub struct ActivityRow {
+    pub id: String,
+    pub lead_id: Option<String>,
+    pub opportunity_id: Option<String>,
+    pub channel: String,
+    pub action: String,
+    pub reached: bool,
+    pub summary: String,
+    pub contact_id: Option<String>,
+    pub next_action: Option<String>,
+    pub next_action_due_at: Option<i64>,
+    pub evidence: String,
+    pub priority_flagged: bool,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &ActivityRow) -> QueryResult<()> {
+    diesel::insert_into(activities::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A page of a lead's activities, newest first, before the cursor key.
+pub fn for_lead(
+    conn: &mut DbConnection,
+    lead_id: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<ActivityRow>> {
+    let mut q = activities::table
+        .filter(activities::lead_id.eq(lead_id.to_string()))
+        .order(activities::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(b) = before {
+        q = q.filter(activities::id.lt(b.to_string()));
+    }
+    q.load(conn)
+}
+
+/// Whether the lead has a reached activity of this action.
+pub fn has_reached(conn: &mut DbConnection, lead_id: &str, action: &str) -> QueryResult<bool> {
+    let n: i64 = activities::table
+        .filter(activities::lead_id.eq(lead_id))
+        .filter(activities::action.eq(action))
+        .filter(activities::reached.eq(true))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
