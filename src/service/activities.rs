@@ -238,13 +238,11 @@ pub async fn log_on_lead(
                 json!({"lead_id": lead_id, "reason": reason.as_str(), "activity_id": view.id}),
             );
         }
-        if new.first_touch_at != old.first_touch_at
+        let changed = new.first_touch_at != old.first_touch_at
             || new.priority != old.priority
-            || new.status != old.status
-        {
-            if !super::routing::save(uow, &old, &mut new, "activity")? {
-                return Err(AppError::version_mismatch(old.version + 1));
-            }
+            || new.status != old.status;
+        if changed && !super::routing::save(uow, &old, &mut new, "activity")? {
+            return Err(AppError::version_mismatch(old.version + 1));
         }
         Ok(view)
     })

@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod conventions;
 mod helpers;
+mod lead_engine;
 mod leads;
 mod openapi;
 mod ops;
