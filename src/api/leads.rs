@@ -12,8 +12,8 @@ use crate::domain::lead::{LeadSource, LeadStatus};
 use crate::error::AppResult;
 use crate::service::activities::{self, ActivityInput, ActivityView};
 use crate::service::audit::AuditEntryView;
-use crate::service::lead_flow;
 use crate::service::leads::{self as svc, LeadInput, LeadPatch, LeadView};
+use crate::service::{dedup, lead_flow};
 use crate::store::leads::LeadFilter;
 
 /// Takes in a lead. Phone and e-mail are normalised (`+86 138-0013-8000` → `13800138000`).
@@ -281,4 +281,41 @@ pub async fn list_activities(
     Ok(page(
         activities::list_for_lead(&state.services, &auth.0, id.into_inner(), before, limit).await?,
     ))
+}
+
+/// Checks a lead body against stored leads (phone, phone + company, e-mail, e-mail domain +
+/// company, company-name similarity ≥ 0.85 by Jaro-Winkler) without storing anything.
+#[utoipa::path(tag = "leads", request_body = LeadInput,
+    responses((status = 200, description = "Suspected duplicates, best first", body = Vec<dedup::DedupCandidate>)))]
+#[post("/leads/dedup-check")]
+pub async fn dedup_check(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: web::Json<LeadInput>,
+) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(dedup::check(&state.services, &auth.0, body.into_inner()).await?))
+}
+
+/// Folds a duplicate into this lead: empty fields filled, activities, external ids and
+/// history moved over, the duplicate disqualified as `duplicate` with `merged_into`.
+#[utoipa::path(tag = "leads", request_body = dedup::MergeRequest,
+    params(("id" = String, Path, description = "The surviving lead"), ("If-Match" = Option<String>, Header, description = "Expected version of the survivor")),
+    responses((status = 200, description = "The survivor after the merge", body = LeadView)))]
+#[post("/leads/{id}/merge")]
+pub async fn merge_leads(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    body: web::Json<dedup::MergeRequest>,
+) -> AppResult<HttpResponse> {
+    let l = dedup::merge(
+        &state.services,
+        &auth.0,
+        id.into_inner(),
+        if_match.0,
+        body.into_inner(),
+    )
+    .await?;
+    Ok(ok_versioned(&l, l.version))
 }

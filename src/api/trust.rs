@@ -43,6 +43,7 @@ pub async fn list_audit(
     let f = AuditFilter {
         entity: q.entity,
         entity_id: q.entity_id,
+        entity_ids: None,
         actor_id: q.actor_id,
         since: query_time("since", &q.since)?,
     };

@@ -8,6 +8,7 @@ pub mod company;
 pub mod conditions;
 pub mod contact;
 pub mod cursor;
+pub mod dedup;
 pub mod email;
 pub mod events;
 pub mod lead;

@@ -70,6 +70,8 @@ pub struct LeadView {
     pub escalated_at: Option<String>,
     pub disqualify_reason: Option<String>,
     pub disqualify_note: Option<String>,
+    /// For a merged duplicate: the lead it was folded into.
+    pub merged_into: Option<String>,
     pub external_refs: Vec<ExternalRef>,
     pub created_by: String,
     pub version: i64,
@@ -119,6 +121,7 @@ impl LeadView {
             escalated_at: r.escalated_at.map(rfc3339),
             disqualify_reason: r.disqualify_reason,
             disqualify_note: r.disqualify_note,
+            merged_into: r.merged_into,
             external_refs,
             created_by: r.created_by,
             version: r.version,
@@ -273,6 +276,12 @@ impl Fields {
                 .as_deref()
                 .map(company_key)
                 .filter(|k| !k.is_empty()),
+            company_block: self
+                .company
+                .as_deref()
+                .map(company_key)
+                .as_deref()
+                .and_then(crate::domain::dedup::block_key),
             name: self.name,
             company: self.company,
             phone: self.phone,
@@ -321,9 +330,10 @@ fn snapshot(row: &LeadRow) -> Value {
     serde_json::to_value(LeadView::new(row.clone(), Vec::new())).unwrap_or_default()
 }
 
-fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow> {
-    let blank = LeadRow {
-        id: new_id(),
+/// An empty lead row, filled in by `Fields::apply`.
+fn blank_row(id: String, created_by: &str, now: i64) -> LeadRow {
+    LeadRow {
+        id,
         name: String::new(),
         company: None,
         company_key: None,
@@ -356,10 +366,10 @@ fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow
         possible_duplicate: false,
         duplicate_candidates: "[]".into(),
         priority: "normal".into(),
-        created_by: p.id.clone(),
+        created_by: created_by.to_string(),
         version: 1,
-        created_at: uow.now_ms,
-        updated_at: uow.now_ms,
+        created_at: now,
+        updated_at: now,
         deleted_at: None,
         rule_id: None,
         missing_fields: "[]".into(),
@@ -369,7 +379,20 @@ fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow
         disqualify_reason: None,
         disqualify_note: None,
         score_version: 0,
-    };
+        company_block: None,
+        merged_into: None,
+    }
+}
+
+/// A lead body as the row it would become, for duplicate checks; nothing is stored.
+pub fn probe_row(input: LeadInput) -> AppResult<LeadRow> {
+    Ok(Fields::parse(input)?.apply(blank_row("probe".into(), "probe", 0)))
+}
+
+fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow> {
+    // Queue behind concurrent creates so that each sees the others for duplicate checks.
+    uow.serialize()?;
+    let blank = blank_row(new_id(), &p.id, uow.now_ms);
     let mut row = f.apply(blank);
     let mark = uow.events_mark();
     if p.kind == PrincipalKind::User && p.role == Role::Sales {
@@ -383,6 +406,21 @@ fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow
         row.assignment = Some(record.to_string());
     } else {
         super::routing::route(uow, &mut row)?;
+    }
+    let duplicates = super::dedup::find(uow.conn, &row)?;
+    if !duplicates.is_empty() {
+        row.possible_duplicate = true;
+        let brief: Vec<Value> = duplicates
+            .iter()
+            .map(|d| json!({"lead_id": d.lead_id, "similarity": d.similarity, "matched_on": d.matched_on}))
+            .collect();
+        row.duplicate_candidates = Value::Array(brief.clone()).to_string();
+        uow.event(
+            "lead.duplicate_suspected",
+            ENTITY,
+            &row.id,
+            json!({"lead_id": row.id, "candidates": brief}),
+        );
     }
     leads::insert(uow.conn, &row)?;
     let snap = snapshot(&row);
@@ -574,9 +612,10 @@ pub async fn history(
     let scope = ctx.principal.sales_scope();
     svc.read(move |conn| {
         leads::find_scoped(conn, &id, &scope)?.ok_or_else(|| AppError::not_found("lead"))?;
+        let ids = super::dedup::history_ids(conn, &id)?;
         let f = AuditFilter {
             entity: Some(ENTITY.into()),
-            entity_id: Some(id),
+            entity_ids: Some(ids),
             ..Default::default()
         };
         let rows = journal::list_audit(conn, &f, after_seq, limit + 1)?;

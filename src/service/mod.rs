@@ -7,6 +7,7 @@ pub mod activities;
 pub mod audit;
 pub mod auth;
 pub mod contacts;
+pub mod dedup;
 pub mod events;
 pub mod input;
 pub mod lead_flow;
@@ -76,6 +77,12 @@ impl Uow<'_> {
             changes: serde_json::to_string(changes).unwrap_or_else(|_| "[]".into()),
             request_id: self.request_id.clone(),
         });
+    }
+
+    /// Queues this transaction behind every other writer from here on (see
+    /// `store::journal::lock_head`).
+    pub fn serialize(&mut self) -> AppResult<()> {
+        Ok(crate::store::journal::lock_head(self.conn)?)
     }
 
     /// A position in this unit of work's events, for [`Uow::event_before`].

@@ -59,3 +59,10 @@ pub fn has_reached(conn: &mut DbConnection, lead_id: &str, action: &str) -> Quer
         .get_result(conn)?;
     Ok(n > 0)
 }
+
+/// Moves a lead's activities to another lead (merge).
+pub fn move_to_lead(conn: &mut DbConnection, from: &str, to: &str) -> QueryResult<usize> {
+    diesel::update(activities::table.filter(activities::lead_id.eq(from)))
+        .set(activities::lead_id.eq(to))
+        .execute(conn)
+}

@@ -56,3 +56,19 @@ pub fn for_entities(
         ))
         .load(conn)
 }
+
+/// Re-points the external ids of one record to another (merge).
+pub fn move_refs(
+    conn: &mut DbConnection,
+    entity: &str,
+    from: &str,
+    to: &str,
+) -> QueryResult<usize> {
+    diesel::update(
+        external_refs::table
+            .filter(external_refs::entity.eq(entity))
+            .filter(external_refs::entity_id.eq(from)),
+    )
+    .set(external_refs::entity_id.eq(to))
+    .execute(conn)
+}

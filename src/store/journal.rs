@@ -70,6 +70,16 @@ pub struct EventRow {
     pub data: String,
 }
 
+/// Takes the journal head's row lock now (PostgreSQL), so that this transaction sees every
+/// write committed by the transactions queued before it: used by use cases that must see
+/// each other, such as duplicate checks of concurrent creates.
+pub fn lock_head(conn: &mut DbConnection) -> QueryResult<()> {
+    diesel::update(journal_head::table.find(1))
+        .set(journal_head::appends.eq(journal_head::appends))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// Appends audit entries (hash-chained) and events. Updating the head row first takes its
 /// row lock on PostgreSQL, so concurrent appenders queue here: the chain stays linear and
 /// event ids commit in order.
@@ -132,6 +142,8 @@ pub fn append(
 pub struct AuditFilter {
     pub entity: Option<String>,
     pub entity_id: Option<String>,
+    /// Any of these entity ids (a lead and the leads merged into it).
+    pub entity_ids: Option<Vec<String>>,
     pub actor_id: Option<String>,
     pub since: Option<i64>,
 }
@@ -153,6 +165,9 @@ pub fn list_audit(
     }
     if let Some(v) = &f.entity_id {
         q = q.filter(audit_log::entity_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.entity_ids {
+        q = q.filter(audit_log::entity_id.eq_any(v.clone()));
     }
     if let Some(v) = &f.actor_id {
         q = q.filter(audit_log::actor_id.eq(v.clone()));

@@ -60,6 +60,10 @@ pub struct LeadRow {
     pub disqualify_note: Option<String>,
     /// The scoring model version the score was computed with.
     pub score_version: i64,
+    /// Blocking key for company-name similarity (see `domain::dedup::block_key`).
+    pub company_block: Option<String>,
+    /// The surviving lead this one was merged into.
+    pub merged_into: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &LeadRow) -> QueryResult<()> {
@@ -277,4 +281,66 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<LeadRow>> {
         .filter(leads::deleted_at.is_null())
         .first(conn)
         .optional()
+}
+
+/// Live, unmerged leads sharing a duplicate-matching key with the probe, found through the
+/// indexes on phone, e-mail, e-mail domain and company block (never a scan).
+pub fn dedup_candidates(
+    conn: &mut DbConnection,
+    phone: Option<&str>,
+    email: Option<&str>,
+    email_domain: Option<&str>,
+    company_block: Option<&str>,
+) -> QueryResult<Vec<LeadRow>> {
+    let live = || {
+        leads::table
+            .filter(leads::deleted_at.is_null())
+            .filter(leads::merged_into.is_null())
+            .into_boxed()
+    };
+    let mut found: Vec<LeadRow> = Vec::new();
+    let mut add = |rows: Vec<LeadRow>| {
+        for r in rows {
+            if !found.iter().any(|f| f.id == r.id) {
+                found.push(r);
+            }
+        }
+    };
+    if let Some(p) = phone {
+        add(live()
+            .filter(leads::phone.eq(p.to_string()))
+            .order(leads::id.desc())
+            .limit(50)
+            .load(conn)?);
+    }
+    if let Some(e) = email {
+        add(live()
+            .filter(leads::email.eq(e.to_string()))
+            .order(leads::id.desc())
+            .limit(50)
+            .load(conn)?);
+    }
+    if let Some(d) = email_domain {
+        add(live()
+            .filter(leads::email_domain.eq(d.to_string()))
+            .order(leads::id.desc())
+            .limit(100)
+            .load(conn)?);
+    }
+    if let Some(b) = company_block {
+        add(live()
+            .filter(leads::company_block.eq(b.to_string()))
+            .order(leads::id.desc())
+            .limit(300)
+            .load(conn)?);
+    }
+    Ok(found)
+}
+
+/// Ids of the leads merged into `id`.
+pub fn merged_into(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<String>> {
+    leads::table
+        .filter(leads::merged_into.eq(Some(id.to_string())))
+        .select(leads::id)
+        .load(conn)
 }

@@ -141,6 +141,8 @@ diesel::table! {
         disqualify_reason -> Nullable<Text>,
         disqualify_note -> Nullable<Text>,
         score_version -> BigInt,
+        company_block -> Nullable<Text>,
+        merged_into -> Nullable<Text>,
     }
 }
 

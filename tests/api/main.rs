@@ -5,6 +5,7 @@ mod audit_events;
 mod auth;
 mod cli;
 mod conventions;
+mod dedup;
 mod helpers;
 mod lead_engine;
 mod leads;
