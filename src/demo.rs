@@ -1,5 +1,6 @@
 //! `serve --demo`: a demo company (three regional sales teams, a director, one user of each
-//! other role) so that the API can be tried at once. Loading is skipped when the demo
+//! other role), the mainland-China 2026 working calendar and assignment rules that
+//! reproduce the field examples, so that the API can be tried at once. Loading is skipped when the demo
 //! admin already exists.
 
 use serde_json::json;
@@ -9,6 +10,8 @@ use crate::domain::role::Role;
 use crate::error::AppResult;
 use crate::service::org::{NewUser, UserCreate};
 use crate::service::{new_id, run_in_transaction};
+use crate::store::calendars::CalendarRow;
+use crate::store::rules::RuleRow;
 use crate::store::teams::{self, TeamRow};
 use crate::store::{users, DbConnection};
 
@@ -224,7 +227,9 @@ pub fn load(conn: &mut DbConnection) -> AppResult<Vec<(String, String, Role)>> {
                     director_id = Some(v.id);
                 }
             }
-            for (team, regions, reps, _) in team_members {
+            let calendar_id = demo_calendar(uow)?;
+            let mut all_reps = Vec::new();
+            for (priority, (team, regions, reps, _)) in (10..).zip(team_members) {
                 let team_id = new_id();
                 teams::insert(
                     uow.conn,
@@ -251,6 +256,9 @@ pub fn load(conn: &mut DbConnection) -> AppResult<Vec<(String, String, Role)>> {
                         ..request(r.username, r.name, r.role)
                     };
                     let v = NewUser::prepare(req)?.insert(uow)?;
+                    if r.role == Role::Sales {
+                        all_reps.push(v.id.clone());
+                    }
                     if r.role == Role::Manager {
                         let mut t = teams::find(uow.conn, &team_id)?.expect("team just inserted");
                         t.manager_id = Some(v.id.clone());
@@ -258,10 +266,124 @@ pub fn load(conn: &mut DbConnection) -> AppResult<Vec<(String, String, Role)>> {
                         manager_id = Some(v.id);
                     }
                 }
+                let in_region = json!({"field": "province", "op": "in", "value": regions});
+                let big_ev = [
+                    json!({"field": "industry", "op": "eq", "value": "新能源汽车"}),
+                    json!({"field": "budget_cents", "op": "gte", "value": 50_000_000}),
+                    in_region.clone(),
+                ];
+                let name = format!("{team}新能源大客户");
+                demo_rule(
+                    uow,
+                    &name,
+                    priority,
+                    &big_ev,
+                    Some(&team_id),
+                    &[],
+                    "top_performers",
+                    &calendar_id,
+                )?;
+                let web = [
+                    json!({"field": "source", "op": "eq", "value": "web_form"}),
+                    in_region,
+                ];
+                let name = format!("{team}官网线索");
+                demo_rule(
+                    uow,
+                    &name,
+                    priority + 20,
+                    &web,
+                    Some(&team_id),
+                    &[],
+                    "round_robin",
+                    &calendar_id,
+                )?;
             }
+            let medical = [json!({"field": "industry", "op": "eq", "value": "医疗器械"})];
+            demo_rule(
+                uow,
+                "医疗器械技能匹配",
+                20,
+                &medical,
+                None,
+                &all_reps,
+                "skill_match",
+                &calendar_id,
+            )?;
+            demo_rule(
+                uow,
+                "兜底规则",
+                1000,
+                &[],
+                None,
+                &all_reps,
+                "least_loaded",
+                &calendar_id,
+            )?;
             Ok(())
         },
     )?;
     logins.insert(0, ("admin".into(), "系统管理员".into(), Role::Admin));
     Ok(logins)
+}
+
+/// The mainland-China working calendar of 2026 (09:00–18:00, public holidays, 调休).
+fn demo_calendar(uow: &mut crate::service::Uow<'_>) -> AppResult<String> {
+    let data: serde_json::Value =
+        serde_json::from_str(include_str!("../data/cn-holidays-2026.json"))
+            .expect("the shipped calendar data is JSON");
+    let entries =
+        |k: &str| serde_json::Value::Array(data[k].as_array().cloned().unwrap_or_default());
+    let row = CalendarRow {
+        id: new_id(),
+        name: "中国大陆工作日 2026".into(),
+        time_zone: "Asia/Shanghai".into(),
+        hours: json!([{"days": [1, 2, 3, 4, 5], "start": "09:00", "end": "18:00"}]).to_string(),
+        holidays: entries("holidays").to_string(),
+        makeup_workdays: entries("makeup_workdays").to_string(),
+        version: 1,
+        created_at: uow.now_ms,
+        updated_at: uow.now_ms,
+    };
+    crate::store::calendars::insert(uow.conn, &row)?;
+    uow.audit("calendar", &row.id, "create", &[]);
+    Ok(row.id)
+}
+
+/// One assignment rule of the demo: 2 h to claim, 4 h to first touch, on the calendar.
+#[allow(clippy::too_many_arguments)]
+fn demo_rule(
+    uow: &mut crate::service::Uow<'_>,
+    name: &str,
+    priority: i32,
+    conditions: &[serde_json::Value],
+    team_id: Option<&str>,
+    user_ids: &[String],
+    strategy: &str,
+    calendar_id: &str,
+) -> AppResult<()> {
+    let row = RuleRow {
+        id: new_id(),
+        name: name.into(),
+        priority,
+        active: true,
+        conditions: serde_json::Value::Array(conditions.to_vec()).to_string(),
+        team_id: team_id.map(str::to_string),
+        user_ids: json!(user_ids).to_string(),
+        strategy: strategy.into(),
+        top_n: (strategy == "top_performers").then_some(3),
+        max_load_ratio: Some(0.65),
+        claim_timeout_secs: 7200,
+        first_touch_timeout_secs: 14400,
+        max_reassignments: 2,
+        calendar_id: Some(calendar_id.into()),
+        rr_cursor: None,
+        version: 1,
+        created_at: uow.now_ms,
+        updated_at: uow.now_ms,
+        deleted_at: None,
+    };
+    crate::store::rules::insert(uow.conn, &row)?;
+    uow.audit("assignment_rule", &row.id, "create", &[]);
+    Ok(())
 }

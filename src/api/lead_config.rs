@@ -8,6 +8,7 @@ use super::extract::{created, location, ok_versioned, page, Auth, IfMatch, PageO
 use super::AppState;
 use crate::domain::scoring::{Score, ScoringModel};
 use crate::error::AppResult;
+use crate::service::calendars::{self, CalendarInput, CalendarView};
 use crate::service::routing::AssignmentRecord;
 use crate::service::rules::{self as rules_svc, RuleInput, RuleView};
 use crate::service::scoring::{self as scoring_svc, ScoringConfigView};
@@ -146,4 +147,59 @@ pub async fn delete_rule(
 ) -> AppResult<HttpResponse> {
     rules_svc::delete(&state.services, &auth.0, id.into_inner(), if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Creates a business calendar (admin): time zone, weekly hours, holidays, make-up workdays.
+#[utoipa::path(tag = "lead-config", request_body = CalendarInput, responses((status = 201, description = "Created", body = CalendarView)))]
+#[post("/calendars")]
+pub async fn create_calendar(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: web::Json<CalendarInput>,
+) -> AppResult<HttpResponse> {
+    let c = calendars::create(&state.services, &auth.0, body.into_inner()).await?;
+    Ok(created(location("calendars", &c.id), &c, c.version))
+}
+
+/// Lists business calendars.
+#[utoipa::path(tag = "lead-config", responses((status = 200, description = "All calendars", body = PageOf<CalendarView>)))]
+#[get("/calendars")]
+pub async fn list_calendars(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpResponse> {
+    Ok(page(calendars::list(&state.services, &auth.0).await?))
+}
+
+/// Reads a business calendar.
+#[utoipa::path(tag = "lead-config", params(("id" = String, Path, description = "Calendar id")),
+    responses((status = 200, description = "The calendar", body = CalendarView)))]
+#[get("/calendars/{id}")]
+pub async fn get_calendar(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let c = calendars::get(&state.services, &auth.0, id.into_inner()).await?;
+    Ok(ok_versioned(&c, c.version))
+}
+
+/// Replaces a business calendar (admin); timers already set keep their due times.
+#[utoipa::path(tag = "lead-config", request_body = CalendarInput,
+    params(("id" = String, Path, description = "Calendar id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
+    responses((status = 200, description = "Replaced", body = CalendarView)))]
+#[put("/calendars/{id}")]
+pub async fn replace_calendar(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    body: web::Json<CalendarInput>,
+) -> AppResult<HttpResponse> {
+    let c = calendars::replace(
+        &state.services,
+        &auth.0,
+        id.into_inner(),
+        if_match.0,
+        body.into_inner(),
+    )
+    .await?;
+    Ok(ok_versioned(&c, c.version))
 }

@@ -81,6 +81,10 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(lead_config::get_rule)
         .service(lead_config::replace_rule)
         .service(lead_config::delete_rule)
+        .service(lead_config::create_calendar)
+        .service(lead_config::list_calendars)
+        .service(lead_config::get_calendar)
+        .service(lead_config::replace_calendar)
         .service(trust::list_audit)
         .service(trust::verify_audit)
         .service(trust::list_events);
@@ -113,7 +117,7 @@ same key and body replays the first response with `Idempotent-Replayed: true`.",
         (name = "org", description = "Teams and users"),
         (name = "accounts", description = "Accounts and contacts"),
         (name = "leads", description = "Leads: intake, lifecycle, activities"),
-        (name = "lead-config", description = "Scoring model and assignment rules"),
+        (name = "lead-config", description = "Scoring model, assignment rules, business calendars"),
         (name = "trust", description = "Audit trail"),
         (name = "integration", description = "Change feed"),
         (name = "ops", description = "Health, readiness, metrics"),

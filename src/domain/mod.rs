@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod assignment;
 pub mod audit;
+pub mod calendar;
 pub mod company;
 pub mod conditions;
 pub mod contact;

@@ -57,7 +57,10 @@ pub async fn accept(
             Some(r) => rules::find(uow.conn, r)?,
             None => None,
         };
-        new.first_touch_due_at = rule.map(|r| uow.now_ms + r.first_touch_timeout_secs * 1000);
+        new.first_touch_due_at = match rule {
+            Some(r) => Some(super::routing::rule_due(uow, &r, r.first_touch_timeout_secs)?),
+            None => None,
+        };
         uow.event(
             "lead.accepted",
             "lead",
@@ -117,7 +120,10 @@ pub async fn assign(
             Some(r) => rules::find(uow.conn, r)?,
             None => None,
         };
-        new.claim_due_at = rule.map(|r| uow.now_ms + r.claim_timeout_secs * 1000);
+        new.claim_due_at = match rule {
+            Some(r) => Some(super::routing::rule_due(uow, &r, r.claim_timeout_secs)?),
+            None => None,
+        };
         let record = json!({"rule_id": old.rule_id, "rule_name": null, "matched_conditions": [], "candidates": [],
                             "chosen": owner.id, "reason": format!("manual assignment by {}: {reason}", p.name),
                             "at": rfc3339(uow.now_ms)});

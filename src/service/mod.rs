@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod activities;
 pub mod audit;
 pub mod auth;
+pub mod calendars;
 pub mod contacts;
 pub mod dedup;
 pub mod events;

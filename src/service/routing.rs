@@ -197,7 +197,7 @@ fn apply_decision(uow: &mut Uow<'_>, row: &mut LeadRow, d: &Decision) -> AppResu
             row.owner_id = Some(user_id.clone());
             row.team_id = owner.and_then(|u| u.team_id).or(rule.team_id.clone());
             row.status = LeadStatus::Assigned.as_str().into();
-            row.claim_due_at = Some(uow.now_ms + rule.claim_timeout_secs * 1000);
+            row.claim_due_at = Some(rule_due(uow, rule, rule.claim_timeout_secs)?);
             if strategy_of(rule) == Strategy::RoundRobin {
                 rules::set_cursor(uow.conn, &rule.id, user_id)?;
             }
@@ -211,6 +211,15 @@ fn apply_decision(uow: &mut Uow<'_>, row: &mut LeadRow, d: &Decision) -> AppResu
             Ok(None)
         }
     }
+}
+
+/// When `secs` of the rule's clock (its business calendar, else wall time) have passed.
+pub fn rule_due(uow: &mut Uow<'_>, rule: &RuleRow, secs: i64) -> AppResult<i64> {
+    let calendar = match &rule.calendar_id {
+        Some(id) => super::calendars::load(uow.conn, id)?,
+        None => None,
+    };
+    Ok(crate::domain::calendar::due(calendar.as_ref(), uow.now, secs).timestamp_millis())
 }
 
 /// Runs the quality gate and, when admitted, the assignment rules on a lead that has no

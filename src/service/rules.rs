@@ -188,8 +188,10 @@ fn check_refs(conn: &mut DbConnection, p: &Principal, i: &RuleInput) -> AppResul
             Some(_) => {}
         }
     }
-    if i.calendar_id.is_some() {
-        c.fail("calendar_id", "not_found", "no such business calendar");
+    if let Some(cal) = &i.calendar_id {
+        if crate::store::calendars::find(conn, cal)?.is_none() {
+            c.fail("calendar_id", "not_found", "no such business calendar");
+        }
     }
     if p.role == Role::Manager && i.pool.team_id.is_some() && i.pool.team_id != p.team_id {
         return Err(AppError::forbidden("managers route only to their own team"));

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod activities;
 pub mod api_keys;
+pub mod calendars;
 pub mod config;
 pub mod contacts;
 pub mod external_refs;

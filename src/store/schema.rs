@@ -255,7 +255,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    calendars (id) {
+        id -> Text,
+        name -> Text,
+        time_zone -> Text,
+        hours -> Text,
+        holidays -> Text,
+        makeup_workdays -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    calendars,
     config_entries,
     assignment_rules,
     activities,

@@ -804,3 +804,66 @@ async fn a_model_change_rescores_open_leads_in_the_background() {
         .iter()
         .any(|e| e["action"] == "rescore"));
 }
+
+#[actix_web::test]
+async fn a_rule_on_a_business_calendar_skips_holidays_for_the_claim_timer() {
+    use chrono::TimeZone;
+    let app = spawn_app().await;
+    let team = app.create_team("华东").await;
+    let (a, _) = rep(&app, "cal.a", &team, 10, json!({})).await;
+    let shanghai = chrono_tz::Asia::Shanghai;
+    let today = chrono::Utc::now().with_timezone(&shanghai).date_naive();
+    let day = |n: i64| (today + chrono::Duration::days(n)).to_string();
+    let body = json!({"name": "节假日", "time_zone": "Asia/Shanghai",
+                      "hours": [{"days": [1, 2, 3, 4, 5, 6, 7], "start": "00:00", "end": "24:00"}],
+                      "holidays": [{"date": day(0), "name": "假日"}, {"date": day(1), "name": "假日"}]});
+    let bad = app
+        .post(
+            "/calendars",
+            &app.admin,
+            json!({"name": "x", "time_zone": "Mars/Base", "hours": []}),
+        )
+        .await;
+    bad.assert_problem(422, "validation_failed");
+    let (_, sales) = app.user("cal.sales", "sales", None).await;
+    app.post("/calendars", &sales, body.clone())
+        .await
+        .assert_problem(403, "forbidden");
+    let cal = app.post("/calendars", &app.admin, body).await;
+    assert_eq!(cal.status, 201, "{}", cal.text);
+    assert_eq!(
+        app.get(&format!("/calendars/{}", cal.id()), &app.admin)
+            .await
+            .body["holidays"][0]["date"],
+        day(0).as_str()
+    );
+    app.post(
+        "/assignment-rules",
+        &app.admin,
+        json!({"name": "r", "priority": 1, "pool": {"user_ids": [a]}, "strategy": "round_robin",
+        "calendar_id": "nope"}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    rule(
+        &app,
+        json!({"name": "r", "priority": 1, "pool": {"user_ids": [a]}, "strategy": "round_robin",
+                      "claim_timeout_secs": 3600, "calendar_id": cal.id()}),
+    )
+    .await;
+    let lead = app.create_lead(&app.admin, rich("节后处理", "江苏")).await;
+    let expected = shanghai
+        .from_local_datetime(
+            &(today + chrono::Duration::days(2))
+                .and_hms_opt(1, 0, 0)
+                .unwrap(),
+        )
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let due: chrono::DateTime<chrono::Utc> =
+        lead.body["claim_due_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        due, expected,
+        "the claim clock starts after the two holidays"
+    );
+}

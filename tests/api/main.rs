@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod conventions;
 mod dedup;
+mod demo;
 mod helpers;
 mod lead_engine;
 mod leads;
