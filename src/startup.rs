@@ -25,6 +25,21 @@ pub struct Application {
     server: Server,
     port: u16,
     services: Services,
+    sweeper: actix_web::rt::task::JoinHandle<()>,
+}
+
+/// Stops a running application: the HTTP server (without waiting for in-flight requests:
+/// what a crash looks like to clients) and the sweeper.
+pub struct StopHandle {
+    server: actix_web::dev::ServerHandle,
+    sweeper: tokio::task::AbortHandle,
+}
+
+impl StopHandle {
+    pub async fn stop(self) {
+        self.sweeper.abort();
+        self.server.stop(false).await;
+    }
 }
 
 /// Opens the database named by the settings and applies pending migrations.
@@ -88,12 +103,13 @@ impl Application {
             .local_addr()
             .map_err(|e| AppError::internal(e.to_string()))?
             .port();
-        crate::jobs::spawn(services.clone());
+        let sweeper = crate::jobs::spawn(services.clone());
         let server = http_server(services.clone(), listener, &settings)?;
         Ok(Application {
             server,
             port,
             services,
+            sweeper,
         })
     }
 
@@ -105,9 +121,19 @@ impl Application {
         &self.services
     }
 
-    /// Serves until SIGTERM/SIGINT; in-flight requests finish first.
+    /// A handle that stops this application once it runs.
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            server: self.server.handle(),
+            sweeper: self.sweeper.abort_handle(),
+        }
+    }
+
+    /// Serves until SIGTERM/SIGINT (in-flight requests finish first), then stops the sweeper.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.sweeper.abort();
+        result
     }
 }
 

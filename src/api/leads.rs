@@ -319,3 +319,27 @@ pub async fn merge_leads(
     .await?;
     Ok(ok_versioned(&l, l.version))
 }
+
+/// Converts a qualified lead into an account (linked by id or company-name match, else
+/// created), a contact and an opportunity at the first stage; returns their ids.
+#[utoipa::path(tag = "leads", request_body = lead_flow::ConvertRequest,
+    params(("id" = String, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
+    responses((status = 200, description = "Converted", body = lead_flow::ConvertResult)))]
+#[post("/leads/{id}/convert")]
+pub async fn convert_lead(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<String>,
+    if_match: IfMatch,
+    body: web::Json<lead_flow::ConvertRequest>,
+) -> AppResult<HttpResponse> {
+    let r = lead_flow::convert(
+        &state.services,
+        &auth.0,
+        id.into_inner(),
+        if_match.0,
+        body.into_inner(),
+    )
+    .await?;
+    Ok(ok_versioned(&r, r.lead.version))
+}

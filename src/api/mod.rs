@@ -69,6 +69,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(leads::accept_lead)
         .service(leads::assign_lead)
         .service(leads::qualify_lead)
+        .service(leads::convert_lead)
         .service(leads::disqualify_lead)
         .service(leads::log_activity)
         .service(leads::list_activities)

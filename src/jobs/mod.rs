@@ -9,7 +9,7 @@ use crate::service::Services;
 use crate::store::idempotency;
 
 /// Starts the sweeper on the current runtime.
-pub fn spawn(services: Services) {
+pub fn spawn(services: Services) -> actix_web::rt::task::JoinHandle<()> {
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(services.settings.sweep_interval);
         loop {
@@ -18,7 +18,7 @@ pub fn spawn(services: Services) {
                 log::warn!("sweep failed: {e}");
             }
         }
-    });
+    })
 }
 
 /// One pass of every periodic task.

@@ -547,3 +547,10 @@ pub fn visible(
 ) -> AppResult<Option<AccountRow>> {
     Ok(accounts::find_scoped(conn, id, scope)?)
 }
+
+/// Creates an account inside an open unit of work (lead conversion); the owner is taken
+/// as given.
+pub fn create_in(uow: &mut Uow<'_>, p: &Principal, input: AccountInput) -> AppResult<AccountRow> {
+    let fields = Fields::parse(input)?;
+    insert_account(uow, p, fields)
+}

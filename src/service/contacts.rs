@@ -5,11 +5,12 @@ use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use super::input::{double_option, from_json_text, patch, to_json_text, Check};
-use super::{check_version, new_id, Ctx, Page, Services};
+use super::{check_version, new_id, Ctx, Page, Services, Uow};
 use crate::auth::policy::ACCOUNT_WRITERS;
 use crate::auth::require_role;
 use crate::domain::audit::diff;
 use crate::domain::contact::DecisionRole;
+use crate::domain::role::RowScope;
 use crate::domain::time::{rfc3339, to_millis};
 use crate::error::{AppError, AppResult};
 use crate::store::contacts::{self, ContactFilter, ContactRow};
@@ -161,6 +162,16 @@ impl Fields {
 
 pub async fn create(svc: &Services, ctx: &Ctx, req: ContactCreate) -> AppResult<ContactView> {
     require_role(&ctx.principal, ACCOUNT_WRITERS)?;
+    let scope = ctx.principal.sales_scope();
+    svc.write(ctx, move |uow| create_in(uow, &scope, req)).await
+}
+
+/// Creates a contact inside an open unit of work, on an account visible in `scope`.
+pub fn create_in(
+    uow: &mut Uow<'_>,
+    scope: &RowScope,
+    req: ContactCreate,
+) -> AppResult<ContactView> {
     let f = parse(
         req.name,
         req.title,
@@ -171,46 +182,42 @@ pub async fn create(svc: &Services, ctx: &Ctx, req: ContactCreate) -> AppResult<
         req.last_contacted_at.map(to_millis),
         req.custom,
     )?;
-    let scope = ctx.principal.sales_scope();
     let account_id = req.account_id;
-    svc.write(ctx, move |uow| {
-        if super::accounts::visible(uow.conn, &account_id, &scope)?.is_none() {
-            return Err(AppError::field(
-                "account_id",
-                "not_found",
-                "no such account",
-            ));
-        }
-        let blank = ContactRow {
-            id: new_id(),
-            account_id,
-            name: String::new(),
-            title: None,
-            phone: None,
-            email: None,
-            decision_role: None,
-            concerns: "[]".into(),
-            last_contacted_at: None,
-            custom: "{}".into(),
-            version: 1,
-            created_at: uow.now_ms,
-            updated_at: uow.now_ms,
-            deleted_at: None,
-        };
-        let row = f.apply(blank);
-        contacts::insert(uow.conn, &row)?;
-        let view = ContactView::from(row);
-        let snapshot = serde_json::to_value(&view).unwrap_or_default();
-        uow.audit(
-            ENTITY,
-            &view.id,
-            "create",
-            &diff(&json!({}), &snapshot, BOOKKEEPING),
-        );
-        uow.event("contact.created", ENTITY, &view.id, snapshot);
-        Ok(view)
-    })
-    .await
+    if super::accounts::visible(uow.conn, &account_id, scope)?.is_none() {
+        return Err(AppError::field(
+            "account_id",
+            "not_found",
+            "no such account",
+        ));
+    }
+    let blank = ContactRow {
+        id: new_id(),
+        account_id,
+        name: String::new(),
+        title: None,
+        phone: None,
+        email: None,
+        decision_role: None,
+        concerns: "[]".into(),
+        last_contacted_at: None,
+        custom: "{}".into(),
+        version: 1,
+        created_at: uow.now_ms,
+        updated_at: uow.now_ms,
+        deleted_at: None,
+    };
+    let row = f.apply(blank);
+    contacts::insert(uow.conn, &row)?;
+    let view = ContactView::from(row);
+    let snapshot = serde_json::to_value(&view).unwrap_or_default();
+    uow.audit(
+        ENTITY,
+        &view.id,
+        "create",
+        &diff(&json!({}), &snapshot, BOOKKEEPING),
+    );
+    uow.event("contact.created", ENTITY, &view.id, snapshot);
+    Ok(view)
 }
 
 pub async fn get(svc: &Services, ctx: &Ctx, id: String) -> AppResult<ContactView> {

@@ -1,6 +1,6 @@
 //! Lead lifecycle transitions: accept (开始跟进), manual assignment, qualify, disqualify.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
@@ -9,10 +9,14 @@ use super::{check_version, Ctx, Services, Uow};
 use crate::auth::Principal;
 use crate::domain::lead::{DisqualifyReason, LeadStatus};
 use crate::domain::role::Role;
+use crate::domain::role::RowScope;
 use crate::domain::time::rfc3339;
 use crate::error::{AppError, AppResult, MissingItem};
+use crate::service::accounts::AccountInput;
+use crate::service::contacts::ContactCreate;
 use crate::store::leads::{self, LeadRow};
-use crate::store::{activities, rules, users};
+use crate::store::opportunities::{self, OpportunityRow};
+use crate::store::{accounts, activities, contacts, rules, users};
 
 fn load(uow: &mut Uow<'_>, p: &Principal, id: &str, if_match: Option<i64>) -> AppResult<LeadRow> {
     let row = leads::find_scoped(uow.conn, id, &p.sales_scope())?
@@ -222,6 +226,143 @@ pub async fn disqualify(
             json!({"lead_id": id, "reason": req.reason.as_str(), "note": note}),
         );
         commit(uow, &old, new, "disqualify")
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"account_id": null, "opportunity_name": "恒锐精工激光焊接产线"}))]
+pub struct ConvertRequest {
+    /// Link this account instead of matching or creating one.
+    pub account_id: Option<String>,
+    /// Defaults to "<company> - <product interest>".
+    pub opportunity_name: Option<String>,
+}
+
+/// What a conversion created or linked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConvertResult {
+    pub lead: LeadView,
+    pub account_id: String,
+    /// False when an existing account was linked (by id or company-name match).
+    pub account_created: bool,
+    pub contact_id: String,
+    pub contact_created: bool,
+    pub opportunity_id: String,
+}
+
+/// Converts a qualified lead: links or creates the account (by the given id, else the
+/// company-name key), links or creates the contact (same phone or e-mail on that account),
+/// and opens an opportunity at the first stage with the lead's budget.
+pub async fn convert(
+    svc: &Services,
+    ctx: &Ctx,
+    id: String,
+    if_match: Option<i64>,
+    req: ConvertRequest,
+) -> AppResult<ConvertResult> {
+    crate::auth::require_role(&ctx.principal, crate::auth::policy::LEAD_WRITERS)?;
+    let p = ctx.principal.clone();
+    svc.write(ctx, move |uow| {
+        let old = load(uow, &p, &id, if_match)?;
+        moving(&old, LeadStatus::Converted)?;
+        let owner = Principal { id: old.owner_id.clone().unwrap_or(p.id.clone()), ..p.clone() };
+        let (account, account_created) = match &req.account_id {
+            Some(a) => (
+                accounts::find_scoped(uow.conn, a, &p.sales_scope())?
+                    .ok_or_else(|| AppError::field("account_id", "not_found", "no such account"))?,
+                false,
+            ),
+            None => match old.company_key.as_deref().map(|k| accounts::find_by_name_key(uow.conn, k)).transpose()?.flatten() {
+                Some(a) => (a, false),
+                None => {
+                    let input = AccountInput {
+                        name: old.company.clone().unwrap_or(old.name.clone()),
+                        legal_name: None,
+                        uscc: None,
+                        legal_representative: None,
+                        industry: old.industry.clone(),
+                        province: old.province.clone(),
+                        city: old.city.clone(),
+                        address: None,
+                        phone: None,
+                        email: None,
+                        website: None,
+                        tier: None,
+                        owner_id: old.owner_id.clone(),
+                        custom: Default::default(),
+                    };
+                    (super::accounts::create_in(uow, &owner, input)?, true)
+                }
+            },
+        };
+        let existing = contacts::find_on_account(uow.conn, &account.id, old.phone.as_deref(), old.email.as_deref())?;
+        let (contact_id, contact_created) = match existing {
+            Some(c) => (c.id, false),
+            None => {
+                let req = ContactCreate {
+                    account_id: account.id.clone(),
+                    name: old.name.clone(),
+                    title: old.title.clone(),
+                    phone: old.phone.clone(),
+                    email: old.email.clone(),
+                    decision_role: None,
+                    concerns: Vec::new(),
+                    last_contacted_at: None,
+                    custom: Default::default(),
+                };
+                (super::contacts::create_in(uow, &RowScope::All, req)?.id, true)
+            }
+        };
+        let opp_name = req.opportunity_name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).unwrap_or_else(|| {
+            match &old.product_interest {
+                Some(pi) => format!("{} - {pi}", account.name),
+                None => account.name.clone(),
+            }
+        });
+        if opp_name.chars().count() > 200 {
+            return Err(AppError::field("opportunity_name", "too_long", "at most 200 characters"));
+        }
+        let opp = OpportunityRow {
+            id: super::new_id(),
+            account_id: account.id.clone(),
+            primary_contact_id: Some(contact_id.clone()),
+            name: opp_name,
+            amount_cents: old.budget_cents,
+            currency: old.currency.clone(),
+            expected_close_date: None,
+            owner_id: old.owner_id.clone(),
+            team_id: old.team_id.clone(),
+            lead_id: Some(old.id.clone()),
+            stage: "needs_confirmed".into(),
+            probability: 10,
+            status: "open".into(),
+            stage_entered_at: uow.now_ms,
+            version: 1,
+            created_at: uow.now_ms,
+            updated_at: uow.now_ms,
+        };
+        opportunities::insert(uow.conn, &opp)?;
+        uow.audit("opportunity", &opp.id, "create", &[]);
+        uow.event(
+            "opportunity.created",
+            "opportunity",
+            &opp.id,
+            json!({"id": opp.id, "account_id": opp.account_id, "lead_id": old.id, "name": opp.name,
+                   "amount_cents": opp.amount_cents, "stage": opp.stage, "owner_id": opp.owner_id}),
+        );
+        let mut new = old.clone();
+        new.status = LeadStatus::Converted.as_str().into();
+        new.account_id = Some(account.id.clone());
+        uow.event(
+            "lead.converted",
+            "lead",
+            &id,
+            json!({"lead_id": id, "account_id": account.id, "contact_id": contact_id, "opportunity_id": opp.id}),
+        );
+        let lead = commit(uow, &old, new, "convert")?;
+        Ok(ConvertResult { lead, account_id: account.id, account_created, contact_id, contact_created, opportunity_id: opp.id })
     })
     .await
 }

@@ -150,3 +150,13 @@ pub fn list(
     }
     q.load(conn)
 }
+
+/// The live account whose name key equals `key` (the oldest when several).
+pub fn find_by_name_key(conn: &mut DbConnection, key: &str) -> QueryResult<Option<AccountRow>> {
+    accounts::table
+        .filter(accounts::name_key.eq(key))
+        .filter(accounts::deleted_at.is_null())
+        .order(accounts::id.asc())
+        .first(conn)
+        .optional()
+}

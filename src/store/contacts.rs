@@ -133,3 +133,27 @@ pub fn list(
     }
     q.load(conn)
 }
+
+/// A live contact of the account with this phone or e-mail.
+pub fn find_on_account(
+    conn: &mut DbConnection,
+    account_id: &str,
+    phone: Option<&str>,
+    email: Option<&str>,
+) -> QueryResult<Option<ContactRow>> {
+    let mut q = contacts::table
+        .filter(contacts::account_id.eq(account_id.to_string()))
+        .filter(contacts::deleted_at.is_null())
+        .into_boxed();
+    q = match (phone, email) {
+        (Some(p), Some(e)) => q.filter(
+            contacts::phone
+                .eq(p.to_string())
+                .or(contacts::email.eq(e.to_string())),
+        ),
+        (Some(p), None) => q.filter(contacts::phone.eq(p.to_string())),
+        (None, Some(e)) => q.filter(contacts::email.eq(e.to_string())),
+        (None, None) => return Ok(None),
+    };
+    q.first(conn).optional()
+}

@@ -12,6 +12,7 @@ pub mod external_refs;
 pub mod idempotency;
 pub mod journal;
 pub mod leads;
+pub mod opportunities;
 pub mod rules;
 pub mod schema;
 pub mod scope;

@@ -269,7 +269,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    opportunities (id) {
+        id -> Text,
+        account_id -> Text,
+        primary_contact_id -> Nullable<Text>,
+        name -> Text,
+        amount_cents -> Nullable<BigInt>,
+        currency -> Text,
+        expected_close_date -> Nullable<Text>,
+        owner_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        lead_id -> Nullable<Text>,
+        stage -> Text,
+        probability -> Integer,
+        status -> Text,
+        stage_entered_at -> BigInt,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    opportunities,
     calendars,
     config_entries,
     assignment_rules,

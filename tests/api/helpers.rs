@@ -105,6 +105,8 @@ impl Resp {
 }
 
 pub struct TestApp {
+    /// Stops this instance (server and sweeper), as a crash would.
+    pub stop: Option<crmflow::startup::StopHandle>,
     pub base: String,
     pub client: reqwest::Client,
     pub admin: String,
@@ -141,12 +143,14 @@ async fn start(
         .await
         .expect("application builds");
     let base = format!("http://127.0.0.1:{}", app.port());
+    let stop = Some(app.stop_handle());
     actix_web::rt::spawn(app.run());
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
     TestApp {
+        stop,
         base,
         client,
         admin: String::new(),

@@ -867,3 +867,138 @@ async fn a_rule_on_a_business_calendar_skips_holidays_for_the_claim_timer() {
         "the claim clock starts after the two holidays"
     );
 }
+
+async fn qualified_lead(app: &TestApp, owner: &str, body: Value) -> String {
+    let id = app.create_lead(owner, body).await.id();
+    assert_eq!(
+        app.post(&format!("/leads/{id}/accept"), owner, Value::Null)
+            .await
+            .status,
+        200
+    );
+    let due = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let a = app
+        .post(&format!("/leads/{id}/activities"), owner,
+              json!({"channel": "visit", "action": "needs_discovery", "reached": true, "summary": "需求确认",
+                     "next_action": "demo", "next_action_due_at": due}))
+        .await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    assert_eq!(
+        app.post(&format!("/leads/{id}/qualify"), owner, Value::Null)
+            .await
+            .status,
+        200
+    );
+    id
+}
+
+#[actix_web::test]
+async fn conversion_creates_or_links_the_account_and_opens_an_opportunity() {
+    let app = spawn_app().await;
+    let team = app.create_team("华东").await;
+    let (rep_id, rep_token) = rep(&app, "conv", &team, 10, json!({})).await;
+    let mut body = rich("陈明", "江苏");
+    body["company"] = json!("苏州恒锐精工有限公司");
+    body["product_interest"] = json!("激光焊接产线");
+    body["email"] = json!("chen@hengrui.cn");
+    let id = qualified_lead(&app, &rep_token, body).await;
+    let early = app
+        .create_lead(&rep_token, rich("未合格", "江苏"))
+        .await
+        .id();
+    let r = app
+        .post(&format!("/leads/{early}/convert"), &rep_token, json!({}))
+        .await;
+    r.assert_problem(409, "invalid_transition");
+    assert_eq!(
+        r.body["allowed"],
+        json!(["working", "assigned", "unassigned", "disqualified"])
+    );
+
+    let c = app
+        .post(&format!("/leads/{id}/convert"), &rep_token, json!({}))
+        .await;
+    assert_eq!(c.status, 200, "{}", c.text);
+    assert_eq!(c.body["lead"]["status"], "converted");
+    assert_eq!(c.body["account_created"], true);
+    assert_eq!(c.body["contact_created"], true);
+    let account = app
+        .get(
+            &format!("/accounts/{}", c.body["account_id"].as_str().unwrap()),
+            &rep_token,
+        )
+        .await;
+    assert_eq!(account.body["name"], "苏州恒锐精工有限公司");
+    assert_eq!(account.body["owner_id"], rep_id.as_str());
+    let contact = app
+        .get(
+            &format!("/contacts/{}", c.body["contact_id"].as_str().unwrap()),
+            &rep_token,
+        )
+        .await;
+    assert_eq!(
+        (
+            contact.body["name"].as_str(),
+            contact.body["email"].as_str()
+        ),
+        (Some("陈明"), Some("chen@hengrui.cn"))
+    );
+    let opened = events_of(&app, "opportunity.created").await;
+    assert_eq!(opened[0]["entity_id"], c.body["opportunity_id"]);
+    assert_eq!(
+        opened[0]["data"]["name"],
+        "苏州恒锐精工有限公司 - 激光焊接产线"
+    );
+    assert_eq!(opened[0]["data"]["amount_cents"], 80000000);
+    assert_eq!(opened[0]["data"]["stage"], "needs_confirmed");
+    let converted = events_of(&app, "lead.converted").await;
+    assert_eq!(
+        converted[0]["data"]["opportunity_id"],
+        c.body["opportunity_id"]
+    );
+
+    // A second lead of the same company links the account found by its name key.
+    let mut again = rich("李娜", "江苏");
+    again["company"] = json!("苏州恒锐精工");
+    again["phone"] = json!("13900001111");
+    let second = qualified_lead(&app, &rep_token, again).await;
+    let c2 = app
+        .post(
+            &format!("/leads/{second}/convert"),
+            &rep_token,
+            json!({"opportunity_name": "二期"}),
+        )
+        .await;
+    assert_eq!(c2.status, 200, "{}", c2.text);
+    assert_eq!(c2.body["account_created"], false);
+    assert_eq!(c2.body["account_id"], c.body["account_id"]);
+    assert_eq!(c2.body["contact_created"], true);
+    app.post(&format!("/leads/{second}/convert"), &rep_token, json!({}))
+        .await
+        .assert_problem(409, "invalid_transition");
+}
+
+#[actix_web::test]
+async fn a_claim_timer_survives_a_restart_and_fires_once() {
+    let mut app = spawn_app().await;
+    let team = app.create_team("华东").await;
+    let (a, _) = rep(&app, "restart.a", &team, 10, json!({})).await;
+    let (b, _) = rep(&app, "restart.b", &team, 10, json!({})).await;
+    rule(
+        &app,
+        json!({"name": "r", "priority": 1, "pool": {"user_ids": [a, b]}, "strategy": "round_robin",
+                      "claim_timeout_secs": 2, "max_reassignments": 2}),
+    )
+    .await;
+    let id = app.create_lead(&app.admin, rich("重启", "江苏")).await.id();
+    let admin = app.admin.clone();
+    // The instance dies before the deadline; the deadline passes while nothing runs.
+    app.stop.take().unwrap().stop().await;
+    actix_web::rt::time::sleep(Duration::from_millis(2500)).await;
+    let mut restarted = spawn_on(app.database_url.clone()).await;
+    restarted.admin = admin;
+    let l = wait_for(&restarted, &id, |l| l["reassign_count"] == 1).await;
+    assert_eq!(l["owner_id"], b.as_str());
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(events_of(&restarted, "lead.reassigned").await.len(), 1);
+}
