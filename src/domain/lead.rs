@@ -82,6 +82,7 @@ pub enum LeadSource {
     WebForm,
     WhitepaperDownload,
     Wechat,
+    #[serde(rename = "phone_400")]
     Phone400,
     TradeShow,
     Sem,
@@ -166,6 +167,20 @@ mod tests {
             ])
         );
         assert!(LeadStatus::Assigned.check_move(LeadStatus::Working).is_ok());
+    }
+
+    #[test]
+    fn sources_serialise_as_the_contract_names_them() {
+        for s in LeadSource::ALL {
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::Value::String(s.as_str().into())
+            );
+            assert_eq!(
+                serde_json::from_value::<LeadSource>(s.as_str().into()).unwrap(),
+                s
+            );
+        }
     }
 
     #[test]

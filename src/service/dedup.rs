@@ -12,11 +12,11 @@ use crate::domain::dedup::{block_key, compare, DupMatch, Keys};
 use crate::domain::lead::LeadStatus;
 use crate::domain::role::RowScope;
 use crate::error::{AppError, AppResult};
-use crate::store::leads::{self, LeadRow};
+use crate::store::leads::{self, DedupRow, LeadRow};
 use crate::store::{activities, external_refs, DbConnection};
 
-/// The matching keys of a stored lead.
-pub fn keys_of(row: &LeadRow) -> Keys {
+/// The matching keys of a lead (its matching columns).
+pub fn keys_of(row: &DedupRow) -> Keys {
     Keys {
         id: row.id.clone(),
         phone: row.phone.clone(),
@@ -28,9 +28,25 @@ pub fn keys_of(row: &LeadRow) -> Keys {
     }
 }
 
+fn dedup_row(r: &LeadRow) -> DedupRow {
+    DedupRow {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        company: r.company.clone(),
+        company_key: r.company_key.clone(),
+        phone: r.phone.clone(),
+        email: r.email.clone(),
+        email_domain: r.email_domain.clone(),
+        title: r.title.clone(),
+        province: r.province.clone(),
+        city: r.city.clone(),
+        industry: r.industry.clone(),
+    }
+}
+
 /// The suspected duplicates of `row` among stored leads, best first.
 pub fn find(conn: &mut DbConnection, row: &LeadRow) -> AppResult<Vec<DupMatch>> {
-    let probe = keys_of(row);
+    let probe = keys_of(&dedup_row(row));
     let block = row.company_key.as_deref().and_then(block_key);
     let candidates = leads::dedup_candidates(
         conn,

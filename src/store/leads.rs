@@ -283,6 +283,22 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<LeadRow>> {
         .optional()
 }
 
+/// The columns duplicate matching reads.
+#[derive(Debug, Clone, Queryable)]
+pub struct DedupRow {
+    pub id: String,
+    pub name: String,
+    pub company: Option<String>,
+    pub company_key: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub email_domain: Option<String>,
+    pub title: Option<String>,
+    pub province: Option<String>,
+    pub city: Option<String>,
+    pub industry: Option<String>,
+}
+
 /// Live, unmerged leads sharing a duplicate-matching key with the probe, found through the
 /// indexes on phone, e-mail, e-mail domain and company block (never a scan).
 pub fn dedup_candidates(
@@ -291,15 +307,29 @@ pub fn dedup_candidates(
     email: Option<&str>,
     email_domain: Option<&str>,
     company_block: Option<&str>,
-) -> QueryResult<Vec<LeadRow>> {
+) -> QueryResult<Vec<DedupRow>> {
     let live = || {
         leads::table
             .filter(leads::deleted_at.is_null())
             .filter(leads::merged_into.is_null())
+            .select((
+                leads::id,
+                leads::name,
+                leads::company,
+                leads::company_key,
+                leads::phone,
+                leads::email,
+                leads::email_domain,
+                leads::title,
+                leads::province,
+                leads::city,
+                leads::industry,
+            ))
+            .order(leads::id.desc())
             .into_boxed()
     };
-    let mut found: Vec<LeadRow> = Vec::new();
-    let mut add = |rows: Vec<LeadRow>| {
+    let mut found: Vec<DedupRow> = Vec::new();
+    let mut add = |rows: Vec<DedupRow>| {
         for r in rows {
             if !found.iter().any(|f| f.id == r.id) {
                 found.push(r);
@@ -309,29 +339,25 @@ pub fn dedup_candidates(
     if let Some(p) = phone {
         add(live()
             .filter(leads::phone.eq(p.to_string()))
-            .order(leads::id.desc())
             .limit(50)
             .load(conn)?);
     }
     if let Some(e) = email {
         add(live()
             .filter(leads::email.eq(e.to_string()))
-            .order(leads::id.desc())
             .limit(50)
             .load(conn)?);
     }
     if let Some(d) = email_domain {
         add(live()
             .filter(leads::email_domain.eq(d.to_string()))
-            .order(leads::id.desc())
             .limit(100)
             .load(conn)?);
     }
     if let Some(b) = company_block {
         add(live()
             .filter(leads::company_block.eq(b.to_string()))
-            .order(leads::id.desc())
-            .limit(300)
+            .limit(200)
             .load(conn)?);
     }
     Ok(found)

@@ -30,6 +30,33 @@ async fn a_lead_is_stored_with_normalised_phone_email_and_defaults() {
 }
 
 #[actix_web::test]
+async fn every_contract_source_name_is_accepted() {
+    let app = spawn_app().await;
+    for (i, source) in [
+        "web_form",
+        "whitepaper_download",
+        "wechat",
+        "phone_400",
+        "trade_show",
+        "sem",
+        "referral",
+        "import",
+        "other",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = app
+            .create_lead(
+                &app.admin,
+                json!({"name": "x", "phone": format!("1380000000{i}"), "source": source}),
+            )
+            .await;
+        assert_eq!(r.body["source"], *source);
+    }
+}
+
+#[actix_web::test]
 async fn invalid_leads_get_422_naming_each_field() {
     let app = spawn_app().await;
     let t = &app.admin;
