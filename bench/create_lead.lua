@@ -12,7 +12,7 @@ function request()
   counter = counter + 1
   local n = tid * 10000000 + counter
   local body = string.format(
-    '{"name":"压测%d","company":"压测城市%d号公司","phone":"1%010d","province":"江苏","industry":"新能源汽车","source":"web_form","budget_cents":60000000}',
-    n, n % 50000, 3000000000 + n)
+    '{"name":"压测%d","company":"压测%08x%08x有限公司","phone":"1%010d","province":"江苏","industry":"新能源汽车","source":"web_form","budget_cents":60000000}',
+    n, math.random(0, 2147483647), math.random(0, 2147483647), 3000000000 + n)
   return wrk.format("POST", "/api/v1/leads", {["content-type"] = "application/json", ["authorization"] = "Bearer " .. os.getenv("TOKEN")}, body)
 end

@@ -29,7 +29,7 @@ def lead(i):
     rnd = random.Random(i)
     return {
         "name": f"客户{i}",
-        "company": f"{rnd.choice(PROVINCES)}测试{i % 20000}号精密制造有限公司",
+        "company": f"{rnd.choice(PROVINCES)}{rnd.getrandbits(40):010x}有限公司",
         "phone": f"1{3 + i % 7}{i:09d}"[:11],
         "email": f"buyer{i}@factory{i % 5000}.cn",
         "province": rnd.choice(PROVINCES),

@@ -131,11 +131,11 @@ CREATE TABLE leads (
     updated_at BIGINT NOT NULL,
     deleted_at BIGINT
 );
-CREATE INDEX leads_owner_status_idx ON leads (owner_id, status);
-CREATE INDEX leads_team_status_idx ON leads (team_id, status);
-CREATE INDEX leads_status_idx ON leads (status);
-CREATE INDEX leads_phone_idx ON leads (phone);
-CREATE INDEX leads_email_idx ON leads (email);
+CREATE INDEX leads_owner_status_idx ON leads (owner_id, status, deleted_at, id);
+CREATE INDEX leads_team_status_idx ON leads (team_id, status, deleted_at, id);
+CREATE INDEX leads_status_idx ON leads (status, deleted_at, id);
+CREATE INDEX leads_phone_idx ON leads (phone, id);
+CREATE INDEX leads_email_idx ON leads (email, id);
 CREATE INDEX leads_company_key_idx ON leads (company_key);
 CREATE INDEX leads_updated_idx ON leads (updated_at);
 
