@@ -199,7 +199,6 @@ pub async fn create_api_key(
         token_prefix: token.chars().take(10).collect(),
         created_by: ctx.principal.id.clone(),
         created_at: 0,
-        last_used_at: None,
         revoked_at: None,
     };
     let key = svc

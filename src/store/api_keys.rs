@@ -15,7 +15,6 @@ pub struct ApiKeyRow {
     pub token_prefix: String,
     pub created_by: String,
     pub created_at: i64,
-    pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
 }
 

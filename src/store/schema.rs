@@ -43,7 +43,6 @@ diesel::table! {
         token_prefix -> Text,
         created_by -> Text,
         created_at -> BigInt,
-        last_used_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
     }
 }

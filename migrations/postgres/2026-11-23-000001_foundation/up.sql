@@ -39,7 +39,6 @@ CREATE TABLE api_keys (
     token_prefix TEXT NOT NULL,
     created_by TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    last_used_at BIGINT,
     revoked_at BIGINT
 );
 
