@@ -214,13 +214,14 @@ mod tests {
         .unwrap()
     }
 
-    /// Local Shanghai wall time → UTC.
-    fn sh(s: &str) -> DateTime<Utc> {
+    /// A local wall time in `tz` → UTC.
+    fn at(tz: Tz, s: &str) -> DateTime<Utc> {
         let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
-        chrono_tz::Asia::Shanghai
-            .from_local_datetime(&naive)
-            .unwrap()
-            .with_timezone(&Utc)
+        tz.from_local_datetime(&naive).unwrap().with_timezone(&Utc)
+    }
+
+    fn sh(s: &str) -> DateTime<Utc> {
+        at(chrono_tz::Asia::Shanghai, s)
     }
 
     const H2: i64 = 7200;
@@ -320,13 +321,7 @@ mod tests {
     #[test]
     fn daylight_saving_changes_shift_the_utc_due_time() {
         let c = office("Europe/Berlin");
-        let berlin = |s: &str| {
-            let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
-            chrono_tz::Europe::Berlin
-                .from_local_datetime(&naive)
-                .unwrap()
-                .with_timezone(&Utc)
-        };
+        let berlin = |s: &str| at(chrono_tz::Europe::Berlin, s);
         // Summer time starts on Sunday 29 March 2026: Friday 17:00 CET + 2 h → Monday 10:00 CEST.
         let due = c.due_after(berlin("2026-03-27 17:00"), H2);
         assert_eq!(due, berlin("2026-03-30 10:00"));

@@ -159,8 +159,8 @@ async fn row_scope_hides_other_reps_accounts_and_contacts() {
         r.assert_problem(422, "validation_failed");
     }
     // Sales cannot hand accounts to others; managers can.
-    let (rep_b, _) = (app.get("/users?role=sales", &app.admin).await, ());
-    let b_id = rep_b.body["items"]
+    let users = app.get("/users?role=sales", &app.admin).await;
+    let b_id = users.body["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -1,4 +1,4 @@
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::spawn_app;
 
@@ -232,5 +232,4 @@ async fn merge_folds_the_duplicate_into_the_survivor_with_its_activities_and_his
     )
     .await
     .assert_problem(409, "conflict");
-    let _ = Value::Null;
 }
