@@ -62,8 +62,8 @@ for BACKEND in $BACKENDS; do
     SERVER_PID=$!
     trap 'kill $SERVER_PID 2>/dev/null || true; [ -n "${PG_THROWAWAY_DIR:-}" ] && scripts/pg-throwaway.sh stop "$PG_THROWAWAY_DIR"' EXIT
     for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
-    eval "$(python3 bench/seed.py --port "$PORT" --password "$PASS" --leads "$LEADS")"
-    export TOKEN LEAD_ID OWNER_ID
+    eval "$(python3 bench/seed.py --port "$PORT" --password "$PASS" --leads "$LEADS" --ids-file "$OUT/lead_ids.txt")"
+    export TOKEN LEAD_ID OWNER_ID LEAD_IDS_FILE=$OUT/lead_ids.txt
     printf "seed\t%s\t%s\t-\t-\t-\t-\n" "$BACKEND" "$SEED_RATE" >> "$OUT/table.tsv"
     H=http://127.0.0.1:$PORT
     wrk_row "GET /healthz" "$H/healthz"

@@ -45,6 +45,7 @@ def main():
     ap.add_argument("--password", required=True)
     ap.add_argument("--leads", type=int, default=100_000)
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--ids-file", required=True, help="where to write up to 1,000 seeded lead ids")
     a = ap.parse_args()
     conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
     _, login = call(conn, "POST", "/api/v1/auth/login", body={"username": "admin", "password": a.password})
@@ -89,6 +90,8 @@ def main():
     took = time.time() - started
     print(f"SEED_RATE={a.leads / took:.0f}", file=sys.stderr)
     print(f"seeded {a.leads} leads in {took:.1f} s ({a.leads / took:.0f}/s), {errors[0]} errors", file=sys.stderr)
+    with open(a.ids_file, "w") as f:
+        f.write("\n".join(ids) + "\n")
     print(f"TOKEN={token}")
     print(f"LEAD_ID={ids[len(ids) // 2]}")
     print(f"OWNER_ID={reps[3]}")

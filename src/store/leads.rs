@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::leads;
+use super::schema::{leads, rep_loads};
 use super::scope::{like_pattern, team_members};
 use super::DbConnection;
 use crate::domain::role::RowScope;
@@ -182,19 +182,11 @@ pub fn open_counts(
     conn: &mut DbConnection,
     owner_ids: &[String],
 ) -> QueryResult<Vec<(Option<String>, i64)>> {
-    leads::table
-        .filter(
-            leads::owner_id.eq_any(
-                owner_ids
-                    .iter()
-                    .map(|s| Some(s.clone()))
-                    .collect::<Vec<_>>(),
-            ),
-        )
-        .filter(leads::status.eq_any(["assigned", "working"]))
-        .filter(leads::deleted_at.is_null())
-        .group_by(leads::owner_id)
-        .select((leads::owner_id, diesel::dsl::count_star()))
+    // `rep_loads` is kept by triggers on `leads` (migration 6): one row per owner with
+    // open leads, so this is a primary-key lookup per rep rather than a count of their leads.
+    rep_loads::table
+        .filter(rep_loads::user_id.eq_any(owner_ids))
+        .select((rep_loads::user_id.nullable(), rep_loads::open_leads))
         .load(conn)
 }
 

@@ -35,6 +35,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    rep_loads (user_id) {
+        user_id -> Text,
+        open_leads -> BigInt,
+    }
+}
+
+diesel::table! {
     api_keys (id) {
         id -> Text,
         name -> Text,
@@ -298,6 +305,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     activities,
     teams,
     users,
+    rep_loads,
     api_keys,
     accounts,
     contacts,

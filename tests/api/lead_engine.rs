@@ -1002,3 +1002,106 @@ async fn a_claim_timer_survives_a_restart_and_fires_once() {
     actix_web::rt::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(events_of(&restarted, "lead.reassigned").await.len(), 1);
 }
+
+#[actix_web::test]
+async fn a_reps_load_follows_every_change_to_their_open_leads() {
+    let app = spawn_app().await;
+    let team = app.create_team("负载").await;
+    let (a, a_token) = rep(&app, "load.a", &team, 100, json!({})).await;
+    let (b, _) = rep(&app, "load.b", &team, 100, json!({})).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let id = app
+            .create_lead(&app.admin, rich(&format!("负载{i}"), "广东"))
+            .await
+            .id();
+        let r = app
+            .post(
+                &format!("/leads/{id}/assign"),
+                &app.admin,
+                json!({"owner_id": a, "reason": "分配"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        ids.push(id);
+    }
+    let step = |path: String, token: String, body: Value| {
+        let app = &app;
+        async move {
+            let r = app.post(&path, &token, body).await;
+            assert_eq!(r.status, 200, "{path}: {}", r.text);
+        }
+    };
+    step(
+        format!("/leads/{}/accept", ids[0]),
+        a_token.clone(),
+        Value::Null,
+    )
+    .await;
+    step(
+        format!("/leads/{}/disqualify", ids[1]),
+        a_token.clone(),
+        json!({"reason": "no_need"}),
+    )
+    .await;
+    step(
+        format!("/leads/{}/assign", ids[2]),
+        app.admin.clone(),
+        json!({"owner_id": b, "reason": "转交"}),
+    )
+    .await;
+    assert_eq!(
+        app.delete(&format!("/leads/{}", ids[3]), &app.admin)
+            .await
+            .status,
+        204
+    );
+    step(
+        format!("/leads/{}/merge", ids[0]),
+        a_token.clone(),
+        json!({"duplicate_id": ids[4]}),
+    )
+    .await;
+
+    rule(&app, json!({"name": "负载均衡", "priority": 1, "pool": {"team_id": team}, "strategy": "least_loaded"})).await;
+    let sim = app
+        .post(
+            "/assignment-rules/simulate",
+            &app.admin,
+            json!({"lead": rich("模拟", "广东")}),
+        )
+        .await;
+    assert_eq!(sim.status, 200, "{}", sim.text);
+    let open_of = |id: &str| {
+        sim.body["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["user_id"] == id)
+            .unwrap()["open"]
+            .as_i64()
+            .unwrap()
+    };
+    let listed = |owner: &str| {
+        let app = &app;
+        let owner = owner.to_string();
+        async move {
+            let mut n = 0;
+            for status in ["assigned", "working"] {
+                n += app
+                    .get(
+                        &format!("/leads?owner_id={owner}&status={status}"),
+                        &app.admin,
+                    )
+                    .await
+                    .body["items"]
+                    .as_array()
+                    .unwrap()
+                    .len() as i64;
+            }
+            n
+        }
+    };
+    assert_eq!((open_of(&a), open_of(&b)), (1, 1), "{}", sim.text);
+    assert_eq!((listed(&a).await, listed(&b).await), (1, 1));
+}
