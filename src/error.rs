@@ -25,6 +25,9 @@ pub struct MissingItem {
     /// e.g. `activity:needs_discovery`.
     pub requirement: String,
     pub detail: String,
+    /// For stage gates: the stage whose exit needs it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
 }
 
 /// An RFC 9457 problem document as crmflow sends it (`application/problem+json`).
@@ -191,6 +194,18 @@ impl AppError {
             "Not found",
             format!("{what} not found"),
         )
+    }
+
+    /// 422 `stage_gate` listing every unmet exit requirement.
+    pub fn stage_gate(detail: impl Into<String>, missing: Vec<MissingItem>) -> Self {
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "stage_gate",
+            "Stage gate not met",
+            detail,
+        );
+        e.missing = missing;
+        e
     }
 
     pub fn conflict(detail: impl Into<String>) -> Self {

@@ -6,8 +6,10 @@ use utoipa::IntoParams;
 
 use super::extract::{created, location, ok_versioned, page, Auth, IfMatch, PageOf};
 use super::AppState;
+use crate::domain::activity::ActivityRules;
 use crate::domain::scoring::{Score, ScoringModel};
 use crate::error::AppResult;
+use crate::service::activities::{self as activities_svc, ActivityRulesView};
 use crate::service::calendars::{self, CalendarInput, CalendarView};
 use crate::service::routing::AssignmentRecord;
 use crate::service::rules::{self as rules_svc, RuleInput, RuleView};
@@ -202,4 +204,29 @@ pub async fn replace_calendar(
     )
     .await?;
     Ok(ok_versioned(&c, c.version))
+}
+
+/// The rules of follow-up activities in force: actions that need evidence and the summary
+/// keywords that flag priority (the built-in defaults at version 0).
+#[utoipa::path(tag = "lead-config", responses((status = 200, description = "The rules", body = ActivityRulesView)))]
+#[get("/config/activities")]
+pub async fn get_activity_rules(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpResponse> {
+    let v = activities_svc::rules(&state.services, &auth.0).await?;
+    Ok(ok_versioned(&v, v.version))
+}
+
+/// Replaces the activity rules (admin, director): versioned, audited, `config.changed`.
+#[utoipa::path(tag = "lead-config", request_body = ActivityRules,
+    params(("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
+    responses((status = 200, description = "Saved", body = ActivityRulesView)))]
+#[put("/config/activities")]
+pub async fn put_activity_rules(
+    state: web::Data<AppState>,
+    auth: Auth,
+    if_match: IfMatch,
+    body: web::Json<ActivityRules>,
+) -> AppResult<HttpResponse> {
+    let v =
+        activities_svc::put_rules(&state.services, &auth.0, body.into_inner(), if_match.0).await?;
+    Ok(ok_versioned(&v, v.version))
 }

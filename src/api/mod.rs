@@ -9,6 +9,7 @@ pub mod leads;
 pub mod middleware;
 pub mod ops;
 pub mod org;
+pub mod pipeline;
 pub mod trust;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -86,6 +87,30 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(lead_config::list_calendars)
         .service(lead_config::get_calendar)
         .service(lead_config::replace_calendar)
+        .service(lead_config::get_activity_rules)
+        .service(lead_config::put_activity_rules)
+        .service(pipeline::get_pipeline)
+        .service(pipeline::put_pipeline)
+        .service(pipeline::create_opportunity)
+        .service(pipeline::list_opportunities)
+        .service(pipeline::forecast)
+        .service(pipeline::get_opportunity)
+        .service(pipeline::update_opportunity)
+        .service(pipeline::delete_opportunity)
+        .service(pipeline::change_stage)
+        .service(pipeline::lose_opportunity)
+        .service(pipeline::stage_history)
+        .service(pipeline::log_opportunity_activity)
+        .service(pipeline::list_opportunity_activities)
+        .service(pipeline::create_quote)
+        .service(pipeline::list_quotes)
+        .service(pipeline::get_quote)
+        .service(pipeline::update_quote)
+        .service(pipeline::submit_quote)
+        .service(pipeline::approve_quote)
+        .service(pipeline::reject_quote)
+        .service(pipeline::send_quote)
+        .service(pipeline::record_quote_view)
         .service(trust::list_audit)
         .service(trust::verify_audit)
         .service(trust::list_events);
@@ -118,7 +143,8 @@ same key and body replays the first response with `Idempotent-Replayed: true`.",
         (name = "org", description = "Teams and users"),
         (name = "accounts", description = "Accounts and contacts"),
         (name = "leads", description = "Leads: intake, lifecycle, activities"),
-        (name = "lead-config", description = "Scoring model, assignment rules, business calendars"),
+        (name = "lead-config", description = "Scoring model, assignment rules, business calendars, activity rules"),
+        (name = "pipeline", description = "Pipeline definition, opportunities, stage gates, forecast, quotes"),
         (name = "trust", description = "Audit trail"),
         (name = "integration", description = "Change feed"),
         (name = "ops", description = "Health, readiness, metrics"),

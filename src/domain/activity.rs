@@ -58,11 +58,58 @@ impl Channel {
     }
 }
 
-/// Actions that need evidence unless configured otherwise.
-pub const EVIDENCE_REQUIRED: &[Action] = &[Action::Demo, Action::QuoteSubmitted, Action::Trial];
+/// The configurable rules of follow-up activities (`PUT /config/activities`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"evidence_required": ["demo", "quote_submitted", "trial"],
+                          "priority_keywords": ["签合同", "加急", "预算批了", "urgent"]}))]
+pub struct ActivityRules {
+    /// Actions that must carry at least one piece of evidence.
+    pub evidence_required: Vec<Action>,
+    /// Summary keywords (case-insensitive) that flag the activity and its lead or deal high
+    /// priority.
+    pub priority_keywords: Vec<String>,
+}
 
-/// Summary keywords that flag the activity (and its lead) high priority by default.
-pub const PRIORITY_KEYWORDS: &[&str] = &["签合同", "加急", "预算批了", "urgent"];
+impl Default for ActivityRules {
+    fn default() -> Self {
+        ActivityRules {
+            evidence_required: vec![Action::Demo, Action::QuoteSubmitted, Action::Trial],
+            priority_keywords: ["签合同", "加急", "预算批了", "urgent"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+impl ActivityRules {
+    /// Field-level problems, empty when the rules are usable.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        if self.priority_keywords.len() > 100 {
+            errors.push(("priority_keywords".into(), "at most 100 keywords".into()));
+        }
+        for (n, k) in self.priority_keywords.iter().enumerate() {
+            if k.trim().is_empty() || k.chars().count() > 50 {
+                errors.push((format!("priority_keywords[{n}]"), "1–50 characters".into()));
+            }
+        }
+        errors
+    }
+
+    pub fn needs_evidence(&self, action: Action) -> bool {
+        self.evidence_required.contains(&action)
+    }
+
+    /// The first keyword found in the summary (case-insensitive), if any.
+    pub fn priority_keyword(&self, summary: &str) -> Option<String> {
+        let lower = summary.to_lowercase();
+        self.priority_keywords
+            .iter()
+            .find(|k| lower.contains(&k.trim().to_lowercase()))
+            .cloned()
+    }
+}
 
 /// One piece of evidence: a link, file or photo.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -74,15 +121,6 @@ pub struct Evidence {
     /// An http(s) URL.
     pub url: String,
     pub name: Option<String>,
-}
-
-/// The first keyword found in the summary (case-insensitive), if any.
-pub fn priority_keyword<'a>(summary: &str, keywords: &'a [&'a str]) -> Option<&'a str> {
-    let lower = summary.to_lowercase();
-    keywords
-        .iter()
-        .copied()
-        .find(|k| lower.contains(&k.to_lowercase()))
 }
 
 /// Whether a URL is http(s) with a host.
@@ -101,15 +139,29 @@ mod tests {
 
     #[test]
     fn keywords_flag_a_summary() {
+        let rules = ActivityRules::default();
         assert_eq!(
-            priority_keyword("客户说预算批了，下周签合同", PRIORITY_KEYWORDS),
+            rules
+                .priority_keyword("客户说预算批了，下周签合同")
+                .as_deref(),
             Some("签合同")
         );
         assert_eq!(
-            priority_keyword("URGENT: call back", PRIORITY_KEYWORDS),
+            rules.priority_keyword("URGENT: call back").as_deref(),
             Some("urgent")
         );
-        assert_eq!(priority_keyword("已联系", PRIORITY_KEYWORDS), None);
+        assert_eq!(rules.priority_keyword("已联系"), None);
+        assert!(rules.needs_evidence(Action::Demo));
+        assert!(!rules.needs_evidence(Action::FollowUp));
+    }
+
+    #[test]
+    fn blank_keywords_are_refused() {
+        let rules = ActivityRules {
+            evidence_required: vec![],
+            priority_keywords: vec!["加急".into(), " ".into()],
+        };
+        assert_eq!(rules.validate()[0].0, "priority_keywords[1]");
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "opportunity.stalled",
     "opportunity.won",
     "opportunity.lost",
+    "opportunity.updated",
+    "opportunity.deleted",
+    "quote.created",
     "quote.submitted",
     "quote.approved",
     "quote.rejected",
@@ -131,6 +134,7 @@ mod tests {
         assert_eq!(
             f.expand(),
             vec![
+                "quote.created",
                 "quote.submitted",
                 "quote.approved",
                 "quote.rejected",

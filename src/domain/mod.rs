@@ -15,6 +15,8 @@ pub mod events;
 pub mod lead;
 pub mod money;
 pub mod phone;
+pub mod pipeline;
+pub mod quote;
 pub mod role;
 pub mod scoring;
 pub mod time;

@@ -21,7 +21,7 @@ pub async fn claims(svc: &Services) -> AppResult<()> {
                 routing::claim_lapsed(uow, &id)
             })
             .await;
-        skip_races(result)?;
+        super::skip_races(result)?;
     }
     Ok(())
 }
@@ -38,7 +38,7 @@ pub async fn first_touches(svc: &Services) -> AppResult<()> {
                 routing::first_touch_lapsed(uow, &id)
             })
             .await;
-        skip_races(result)?;
+        super::skip_races(result)?;
     }
     Ok(())
 }
@@ -61,12 +61,4 @@ pub async fn rescore(svc: &Services) -> AppResult<()> {
         Ok(())
     })
     .await
-}
-
-/// A timer another instance (or a user) handled first is not an error.
-fn skip_races(result: AppResult<()>) -> AppResult<()> {
-    match result {
-        Err(e) if e.code == "version_mismatch" => Ok(()),
-        other => other,
-    }
 }

@@ -4,6 +4,7 @@
 //! version is unchanged, so a timer fires once even when two instances see it due.
 
 pub mod lead_timers;
+pub mod pipeline;
 
 use crate::service::Services;
 use crate::store::idempotency;
@@ -27,6 +28,7 @@ pub async fn sweep(services: &Services) -> crate::error::AppResult<()> {
     lead_timers::claims(services).await?;
     lead_timers::first_touches(services).await?;
     lead_timers::rescore(services).await?;
+    pipeline::stalled(services).await?;
     Ok(())
 }
 
@@ -40,4 +42,12 @@ async fn purge_idempotency_keys(services: &Services) -> crate::error::AppResult<
         log::debug!("purged {purged} expired idempotency keys");
     }
     Ok(())
+}
+
+/// A task that lost a race to another instance (the record moved on) skips it.
+fn skip_races(result: crate::error::AppResult<()>) -> crate::error::AppResult<()> {
+    match result {
+        Err(e) if e.code == "version_mismatch" => Ok(()),
+        other => other,
+    }
 }

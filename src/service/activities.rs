@@ -1,22 +1,24 @@
-//! Follow-up activities on leads: structured actions with evidence, the first reached one
-//! stamping `first_touch_at`, keywords raising the lead's priority.
+//! Follow-up activities on leads and opportunities: one model and one set of rules
+//! (structured actions, evidence, next action, priority keywords) for both. On a lead the
+//! first reached activity stamps `first_touch_at` and an activity may close the lead; on
+//! either, a priority keyword raises the record's priority.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::config::{self, ConfigDoc};
 use super::input::{from_json_text, to_json_text, Check};
-use super::{new_id, Ctx, Page, Services};
-use crate::auth::Principal;
-use crate::domain::activity::{
-    is_http_url, priority_keyword, Action, Channel, Evidence, EVIDENCE_REQUIRED, PRIORITY_KEYWORDS,
-};
+use super::{new_id, Ctx, Page, Services, Uow};
+use crate::auth::{require_role, Principal};
+use crate::domain::activity::{is_http_url, Action, ActivityRules, Channel, Evidence};
 use crate::domain::lead::{DisqualifyReason, LeadStatus};
-use crate::domain::role::Role;
+use crate::domain::role::{Role, RowScope};
 use crate::domain::time::{rfc3339, to_millis};
 use crate::error::{AppError, AppResult};
 use crate::store::activities::{self, ActivityRow};
 use crate::store::leads::{self, LeadRow};
+use crate::store::opportunities::{self, OpportunityRow};
 use crate::store::{contacts, DbConnection};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -37,7 +39,7 @@ pub struct ActivityInput {
     pub next_action_due_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     pub evidence: Vec<Evidence>,
-    /// Closes the lead in the same request (disqualified with this reason).
+    /// Closes the lead in the same request (disqualified with this reason); leads only.
     pub disqualify_reason: Option<DisqualifyReason>,
 }
 
@@ -45,6 +47,7 @@ pub struct ActivityInput {
 pub struct ActivityView {
     pub id: String,
     pub lead_id: Option<String>,
+    pub opportunity_id: Option<String>,
     pub channel: String,
     pub action: String,
     pub reached: bool,
@@ -64,6 +67,7 @@ impl From<ActivityRow> for ActivityView {
         ActivityView {
             id: r.id,
             lead_id: r.lead_id,
+            opportunity_id: r.opportunity_id,
             channel: r.channel,
             action: r.action,
             reached: r.reached,
@@ -79,21 +83,93 @@ impl From<ActivityRow> for ActivityView {
     }
 }
 
-/// The owner, their manager (team scope) and leadership may log activities on a lead.
-fn may_log(p: &Principal, lead: &LeadRow) -> bool {
-    match p.role {
-        Role::Admin | Role::Director => true,
-        Role::Manager => {
-            lead.team_id.is_some() && lead.team_id == p.team_id
-                || lead.owner_id.as_deref() == Some(&p.id)
-        }
-        _ => lead.owner_id.as_deref() == Some(&p.id),
+impl ConfigDoc for ActivityRules {
+    const KEY: &'static str = "activities";
+    fn problems(&self) -> Vec<(String, String)> {
+        self.validate()
     }
 }
 
-fn validate(i: &ActivityInput, now: i64) -> AppResult<String> {
+/// The activity rules in force with their version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityRulesView {
+    #[serde(flatten)]
+    pub rules: ActivityRules,
+    /// Bumped by every change (0: the built-in default is in force).
+    pub version: i64,
+    pub updated_at: Option<String>,
+}
+
+pub async fn rules(svc: &Services, _ctx: &Ctx) -> AppResult<ActivityRulesView> {
+    svc.read(|conn| {
+        let (rules, version, at) = config::current::<ActivityRules>(conn)?;
+        Ok(ActivityRulesView {
+            rules,
+            version,
+            updated_at: at.map(rfc3339),
+        })
+    })
+    .await
+}
+
+/// Replaces the activity rules (admin, director): validated, versioned, audited.
+pub async fn put_rules(
+    svc: &Services,
+    ctx: &Ctx,
+    rules: ActivityRules,
+    if_match: Option<i64>,
+) -> AppResult<ActivityRulesView> {
+    require_role(&ctx.principal, &[Role::Admin, Role::Director])?;
+    config::check(&rules)?;
+    svc.write(ctx, move |uow| {
+        let version = config::save(uow, &rules, if_match)?;
+        Ok(ActivityRulesView {
+            rules,
+            version,
+            updated_at: Some(rfc3339(uow.now_ms)),
+        })
+    })
+    .await
+}
+
+/// The record an activity is logged on, as far as the shared rules need it.
+struct Subject<'a> {
+    entity: &'static str,
+    id: &'a str,
+    owner_id: Option<&'a str>,
+    team_id: Option<&'a str>,
+    account_id: Option<&'a str>,
+    /// Whether an activity may close the record (`disqualify_reason`).
+    closable: bool,
+}
+
+/// The owner, their manager (team scope) and leadership may log activities.
+fn may_log(p: &Principal, s: &Subject<'_>) -> bool {
+    match p.role {
+        Role::Admin | Role::Director => true,
+        Role::Manager => {
+            s.team_id.is_some() && s.team_id == p.team_id.as_deref()
+                || s.owner_id == Some(p.id.as_str())
+        }
+        _ => s.owner_id == Some(p.id.as_str()),
+    }
+}
+
+fn validate(
+    i: &ActivityInput,
+    now: i64,
+    rules: &ActivityRules,
+    closable: bool,
+) -> AppResult<String> {
     let mut c = Check::default();
     let summary = c.required("summary", Some(i.summary.clone()), 4000);
+    if i.disqualify_reason.is_some() && !closable {
+        c.fail(
+            "disqualify_reason",
+            "not_allowed",
+            "only a lead can be closed by an activity (lose a deal with POST /opportunities/{id}/lose)",
+        );
+    }
     if i.disqualify_reason.is_none() {
         if i.next_action.is_none() {
             c.fail(
@@ -114,7 +190,7 @@ fn validate(i: &ActivityInput, now: i64) -> AppResult<String> {
             Some(_) => {}
         }
     }
-    if EVIDENCE_REQUIRED.contains(&i.action) && i.evidence.is_empty() {
+    if rules.needs_evidence(i.action) && i.evidence.is_empty() {
         c.fail(
             "evidence",
             "required",
@@ -144,9 +220,71 @@ fn validate(i: &ActivityInput, now: i64) -> AppResult<String> {
     Ok(summary)
 }
 
+/// The rules shared by every activity (after the caller checked `may_log`): the body's
+/// validity, the contact's account; writes the activity, its audit entry, `activity.created` and (on a keyword)
+/// `activity.priority_flagged`. Returns the view and the keyword found.
+fn record(
+    uow: &mut Uow<'_>,
+    p: &Principal,
+    s: &Subject<'_>,
+    i: &ActivityInput,
+) -> AppResult<(ActivityView, Option<String>)> {
+    let (rules, _, _) = config::current::<ActivityRules>(uow.conn)?;
+    let summary = validate(i, uow.now_ms, &rules, s.closable)?;
+    if let Some(contact_id) = &i.contact_id {
+        let contact = contacts::find_scoped(uow.conn, contact_id, &RowScope::All)?;
+        if s.account_id.is_none() || contact.map(|c| c.account_id).as_deref() != s.account_id {
+            return Err(AppError::field(
+                "contact_id",
+                "not_found",
+                format!("not a contact of the {}'s account", s.entity),
+            ));
+        }
+    }
+    let keyword = rules.priority_keyword(&summary);
+    let on_lead = s.entity == "lead";
+    let row = ActivityRow {
+        id: new_id(),
+        lead_id: on_lead.then(|| s.id.to_string()),
+        opportunity_id: (!on_lead).then(|| s.id.to_string()),
+        channel: i.channel.as_str().into(),
+        action: i.action.as_str().into(),
+        reached: i.reached,
+        summary,
+        contact_id: i.contact_id.clone(),
+        next_action: i.next_action.map(|a| a.as_str().to_string()),
+        next_action_due_at: i.next_action_due_at.map(to_millis),
+        evidence: to_json_text(&i.evidence),
+        priority_flagged: keyword.is_some(),
+        created_by: p.id.clone(),
+        created_at: uow.now_ms,
+    };
+    activities::insert(uow.conn, &row)?;
+    let view = ActivityView::from(row);
+    let snap = serde_json::to_value(&view).unwrap_or_default();
+    uow.audit(
+        "activity",
+        &view.id,
+        "create",
+        &crate::domain::audit::diff(&json!({}), &snap, &[]),
+    );
+    uow.event("activity.created", s.entity, s.id, snap.clone());
+    if let Some(k) = &keyword {
+        let mut data = json!({"activity": snap, "keyword": k});
+        data[format!("{}_id", s.entity)] = json!(s.id);
+        uow.event("activity.priority_flagged", s.entity, s.id, data);
+    }
+    Ok((view, keyword))
+}
+
 fn scoped_lead(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> AppResult<LeadRow> {
     leads::find_scoped(conn, id, &ctx.principal.sales_scope())?
         .ok_or_else(|| AppError::not_found("lead"))
+}
+
+fn scoped_opportunity(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> AppResult<OpportunityRow> {
+    opportunities::find_scoped(conn, id, &ctx.principal.sales_scope())?
+        .ok_or_else(|| AppError::not_found("opportunity"))
 }
 
 pub async fn log_on_lead(
@@ -155,77 +293,36 @@ pub async fn log_on_lead(
     lead_id: String,
     i: ActivityInput,
 ) -> AppResult<ActivityView> {
-    let now = svc.now().timestamp_millis();
-    let summary = validate(&i, now)?;
     let c = ctx.clone();
     svc.write(ctx, move |uow| {
         let old = scoped_lead(uow.conn, &c, &lead_id)?;
-        if !may_log(&c.principal, &old) {
+        let status = LeadStatus::parse(&old.status).unwrap_or(LeadStatus::New);
+        let subject = Subject {
+            entity: "lead",
+            id: &old.id,
+            owner_id: old.owner_id.as_deref(),
+            team_id: old.team_id.as_deref(),
+            account_id: old.account_id.as_deref(),
+            closable: true,
+        };
+        if !may_log(&c.principal, &subject) {
             return Err(AppError::forbidden(
                 "only the owner, their manager or a director logs activities on a lead",
             ));
         }
-        let status = LeadStatus::parse(&old.status).unwrap_or(LeadStatus::New);
         if status.is_closed() {
             return Err(AppError::conflict(format!(
                 "the lead is {}",
                 status.as_str()
             )));
         }
-        if let Some(contact_id) = &i.contact_id {
-            let contact =
-                contacts::find_scoped(uow.conn, contact_id, &crate::domain::role::RowScope::All)?;
-            if contact.is_none()
-                || old.account_id.is_none()
-                || contact.map(|c| c.account_id) != old.account_id
-            {
-                return Err(AppError::field(
-                    "contact_id",
-                    "not_found",
-                    "not a contact of the lead's account",
-                ));
-            }
-        }
-        let flagged = priority_keyword(&summary, PRIORITY_KEYWORDS);
-        let row = ActivityRow {
-            id: new_id(),
-            lead_id: Some(lead_id.clone()),
-            opportunity_id: None,
-            channel: i.channel.as_str().into(),
-            action: i.action.as_str().into(),
-            reached: i.reached,
-            summary,
-            contact_id: i.contact_id.clone(),
-            next_action: i.next_action.map(|a| a.as_str().to_string()),
-            next_action_due_at: i.next_action_due_at.map(to_millis),
-            evidence: to_json_text(&i.evidence),
-            priority_flagged: flagged.is_some(),
-            created_by: c.principal.id.clone(),
-            created_at: uow.now_ms,
-        };
-        activities::insert(uow.conn, &row)?;
-        let view = ActivityView::from(row);
-        let snap = serde_json::to_value(&view).unwrap_or_default();
-        uow.audit(
-            "activity",
-            &view.id,
-            "create",
-            &crate::domain::audit::diff(&json!({}), &snap, &[]),
-        );
-        uow.event("activity.created", "lead", &lead_id, snap.clone());
-
+        let (view, keyword) = record(uow, &c.principal, &subject, &i)?;
         let mut new = old.clone();
         if i.reached && old.first_touch_at.is_none() {
             new.first_touch_at = Some(uow.now_ms);
         }
-        if let Some(k) = flagged {
+        if keyword.is_some() {
             new.priority = "high".into();
-            uow.event(
-                "activity.priority_flagged",
-                "lead",
-                &lead_id,
-                json!({"activity": snap, "keyword": k, "lead_id": lead_id}),
-            );
         }
         if let Some(reason) = i.disqualify_reason {
             new.status = LeadStatus::Disqualified.as_str().into();
@@ -249,6 +346,44 @@ pub async fn log_on_lead(
     .await
 }
 
+pub async fn log_on_opportunity(
+    svc: &Services,
+    ctx: &Ctx,
+    opportunity_id: String,
+    i: ActivityInput,
+) -> AppResult<ActivityView> {
+    let c = ctx.clone();
+    svc.write(ctx, move |uow| {
+        let old = scoped_opportunity(uow.conn, &c, &opportunity_id)?;
+        let subject = Subject {
+            entity: "opportunity",
+            id: &old.id,
+            owner_id: old.owner_id.as_deref(),
+            team_id: old.team_id.as_deref(),
+            account_id: Some(&old.account_id),
+            closable: false,
+        };
+        if !may_log(&c.principal, &subject) {
+            return Err(AppError::forbidden(
+                "only the owner, their manager or a director logs activities on a deal",
+            ));
+        }
+        if old.status != "open" {
+            return Err(AppError::conflict(format!("the deal is {}", old.status)));
+        }
+        let (view, keyword) = record(uow, &c.principal, &subject, &i)?;
+        if keyword.is_some() && old.priority != "high" {
+            let new = OpportunityRow {
+                priority: "high".into(),
+                ..old.clone()
+            };
+            super::opportunities::save(uow, &old, new, "activity")?;
+        }
+        Ok(view)
+    })
+    .await
+}
+
 pub async fn list_for_lead(
     svc: &Services,
     ctx: &Ctx,
@@ -260,6 +395,28 @@ pub async fn list_for_lead(
     svc.read(move |conn| {
         scoped_lead(conn, &c, &lead_id)?;
         let rows = activities::for_lead(conn, &lead_id, before.as_deref(), limit + 1)?;
+        Ok(Page::from_rows(
+            rows,
+            limit,
+            |r| r.id.clone(),
+            ActivityView::from,
+        ))
+    })
+    .await
+}
+
+pub async fn list_for_opportunity(
+    svc: &Services,
+    ctx: &Ctx,
+    opportunity_id: String,
+    before: Option<String>,
+    limit: i64,
+) -> AppResult<Page<ActivityView>> {
+    let c = ctx.clone();
+    svc.read(move |conn| {
+        scoped_opportunity(conn, &c, &opportunity_id)?;
+        let rows =
+            activities::for_opportunity(conn, &opportunity_id, before.as_deref(), limit + 1)?;
         Ok(Page::from_rows(
             rows,
             limit,

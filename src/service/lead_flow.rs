@@ -15,7 +15,6 @@ use crate::error::{AppError, AppResult, MissingItem};
 use crate::service::accounts::AccountInput;
 use crate::service::contacts::ContactCreate;
 use crate::store::leads::{self, LeadRow};
-use crate::store::opportunities::{self, OpportunityRow};
 use crate::store::{accounts, activities, contacts, rules, users};
 
 fn load(uow: &mut Uow<'_>, p: &Principal, id: &str, if_match: Option<i64>) -> AppResult<LeadRow> {
@@ -160,6 +159,7 @@ pub async fn qualify(
             e.missing = vec![MissingItem {
                 requirement: "activity:needs_discovery".into(),
                 detail: "log a reached `needs_discovery` activity first".into(),
+                stage: None,
             }];
             return Err(e);
         }
@@ -324,34 +324,20 @@ pub async fn convert(
         if opp_name.chars().count() > 200 {
             return Err(AppError::field("opportunity_name", "too_long", "at most 200 characters"));
         }
-        let opp = OpportunityRow {
-            id: super::new_id(),
-            account_id: account.id.clone(),
-            primary_contact_id: Some(contact_id.clone()),
-            name: opp_name,
-            amount_cents: old.budget_cents,
-            currency: old.currency.clone(),
-            expected_close_date: None,
-            owner_id: old.owner_id.clone(),
-            team_id: old.team_id.clone(),
-            lead_id: Some(old.id.clone()),
-            stage: "needs_confirmed".into(),
-            probability: 10,
-            status: "open".into(),
-            stage_entered_at: uow.now_ms,
-            version: 1,
-            created_at: uow.now_ms,
-            updated_at: uow.now_ms,
-        };
-        opportunities::insert(uow.conn, &opp)?;
-        uow.audit("opportunity", &opp.id, "create", &[]);
-        uow.event(
-            "opportunity.created",
-            "opportunity",
-            &opp.id,
-            json!({"id": opp.id, "account_id": opp.account_id, "lead_id": old.id, "name": opp.name,
-                   "amount_cents": opp.amount_cents, "stage": opp.stage, "owner_id": opp.owner_id}),
-        );
+        let opp = super::opportunities::open_in(
+            uow,
+            super::opportunities::NewDeal {
+                account_id: account.id.clone(),
+                name: opp_name,
+                primary_contact_id: Some(contact_id.clone()),
+                amount_cents: old.budget_cents,
+                currency: old.currency.clone(),
+                expected_close_date: None,
+                owner_id: old.owner_id.clone(),
+                team_id: old.team_id.clone(),
+                lead_id: Some(old.id.clone()),
+            },
+        )?;
         let mut new = old.clone();
         new.status = LeadStatus::Converted.as_str().into();
         new.account_id = Some(account.id.clone());

@@ -2,20 +2,17 @@
 //! `config.changed`), simulate. Open leads are rescored by the sweeper after a change.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::config::{self, ConfigDoc};
 use super::{Ctx, Services, Uow};
 use crate::auth::require_role;
-use crate::domain::audit::diff;
 use crate::domain::role::Role;
 use crate::domain::scoring::{Score, ScoringModel};
 use crate::domain::time::rfc3339;
-use crate::error::{AppError, AppResult, FieldError};
-use crate::store::config::{self, ConfigRow};
+use crate::error::{AppError, AppResult};
 use crate::store::{leads, DbConnection};
-
-const KEY: &str = "scoring";
 
 /// Who edits the scoring model: admins, directors and marketing.
 pub const MODEL_EDITORS: &[Role] = &[Role::Admin, Role::Director, Role::Marketing];
@@ -31,39 +28,22 @@ pub struct ScoringConfigView {
     pub rescore_pending: i64,
 }
 
-/// The model in force and its version (the built-in default at version 0).
-pub fn current(conn: &mut DbConnection) -> AppResult<(ScoringModel, i64)> {
-    match config::find(conn, KEY)? {
-        Some(row) => {
-            let model = serde_json::from_str(&row.value)
-                .map_err(|e| AppError::internal(format!("stored scoring model: {e}")))?;
-            Ok((model, row.version))
-        }
-        None => Ok((ScoringModel::default(), 0)),
+impl ConfigDoc for ScoringModel {
+    const KEY: &'static str = "scoring";
+    fn problems(&self) -> Vec<(String, String)> {
+        self.validate()
     }
 }
 
-fn check(model: &ScoringModel) -> AppResult<()> {
-    let errors: Vec<FieldError> = model
-        .validate()
-        .into_iter()
-        .map(|(field, message)| FieldError {
-            field,
-            code: "invalid".into(),
-            message,
-        })
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::validation(errors))
-    }
+/// The model in force and its version (the built-in default at version 0).
+pub fn current(conn: &mut DbConnection) -> AppResult<(ScoringModel, i64)> {
+    config::current::<ScoringModel>(conn).map(|(m, v, _)| (m, v))
 }
 
 pub async fn get(svc: &Services, _ctx: &Ctx) -> AppResult<ScoringConfigView> {
     svc.read(|conn| {
-        let (model, version) = current(conn)?;
-        let updated_at = config::find(conn, KEY)?.map(|r| rfc3339(r.updated_at));
+        let (model, version, at) = config::current::<ScoringModel>(conn)?;
+        let updated_at = at.map(rfc3339);
         let rescore_pending = leads::count_stale_scores(conn, version)?;
         Ok(ScoringConfigView {
             model,
@@ -85,7 +65,7 @@ pub async fn put(
     dry_run: bool,
 ) -> AppResult<ScoringConfigView> {
     require_role(&ctx.principal, MODEL_EDITORS)?;
-    check(&model)?;
+    config::check(&model)?;
     if dry_run {
         return svc
             .read(move |conn| {
@@ -108,35 +88,12 @@ fn save(
     model: ScoringModel,
     if_match: Option<i64>,
 ) -> AppResult<ScoringConfigView> {
-    let (old, version) = current(uow.conn)?;
-    super::check_version(if_match, version)?;
-    let row = ConfigRow {
-        key: KEY.into(),
-        value: serde_json::to_string(&model).unwrap_or_default(),
-        version: version + 1,
-        updated_by: uow.actor().to_string(),
-        updated_at: uow.now_ms,
-    };
-    if !config::save(uow.conn, &row, version)? {
-        return Err(AppError::version_mismatch(version + 1));
-    }
-    let changes = diff(
-        &serde_json::to_value(&old).unwrap_or_default(),
-        &serde_json::to_value(&model).unwrap_or_default(),
-        &[],
-    );
-    uow.audit("config", KEY, "update", &changes);
-    uow.event(
-        "config.changed",
-        "config",
-        KEY,
-        json!({"key": KEY, "version": row.version, "changes": changes}),
-    );
-    let rescore_pending = leads::count_stale_scores(uow.conn, row.version)?;
+    let version = config::save(uow, &model, if_match)?;
+    let rescore_pending = leads::count_stale_scores(uow.conn, version)?;
     Ok(ScoringConfigView {
         model,
-        version: row.version,
-        updated_at: Some(rfc3339(row.updated_at)),
+        version,
+        updated_at: Some(rfc3339(uow.now_ms)),
         rescore_pending,
     })
 }
@@ -155,7 +112,7 @@ pub async fn simulate(svc: &Services, _ctx: &Ctx, req: SimulateRequest) -> AppRe
         return Err(AppError::field("lead", "invalid_type", "a lead object"));
     }
     if let Some(m) = &req.model {
-        check(m)?;
+        config::check(m)?;
     }
     let model = match req.model {
         Some(m) => m,

@@ -66,3 +66,42 @@ pub fn move_to_lead(conn: &mut DbConnection, from: &str, to: &str) -> QueryResul
         .set(activities::lead_id.eq(to))
         .execute(conn)
 }
+
+/// A page of a deal's activities, newest first, before the cursor key.
+pub fn for_opportunity(
+    conn: &mut DbConnection,
+    opportunity_id: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<ActivityRow>> {
+    let mut q = activities::table
+        .filter(activities::opportunity_id.eq(opportunity_id.to_string()))
+        .order(activities::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(b) = before {
+        q = q.filter(activities::id.lt(b.to_string()));
+    }
+    q.load(conn)
+}
+
+/// The reached activities of a deal and of the lead it came from: (action, evidence JSON).
+pub fn reached_for_deal(
+    conn: &mut DbConnection,
+    opportunity_id: &str,
+    lead_id: Option<&str>,
+) -> QueryResult<Vec<(String, String)>> {
+    let mut q = activities::table
+        .filter(activities::reached.eq(true))
+        .select((activities::action, activities::evidence))
+        .into_boxed();
+    q = match lead_id {
+        Some(l) => q.filter(
+            activities::opportunity_id
+                .eq(opportunity_id.to_string())
+                .or(activities::lead_id.eq(l.to_string())),
+        ),
+        None => q.filter(activities::opportunity_id.eq(opportunity_id.to_string())),
+    };
+    q.load(conn)
+}

@@ -157,3 +157,13 @@ pub fn find_on_account(
     };
     q.first(conn).optional()
 }
+
+/// The decision roles of the live contacts of an account.
+pub fn roles_on_account(conn: &mut DbConnection, account_id: &str) -> QueryResult<Vec<String>> {
+    let roles: Vec<Option<String>> = contacts::table
+        .filter(contacts::account_id.eq(account_id.to_string()))
+        .filter(contacts::deleted_at.is_null())
+        .select(contacts::decision_role)
+        .load(conn)?;
+    Ok(roles.into_iter().flatten().collect())
+}

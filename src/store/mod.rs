@@ -13,9 +13,11 @@ pub mod idempotency;
 pub mod journal;
 pub mod leads;
 pub mod opportunities;
+pub mod quotes;
 pub mod rules;
 pub mod schema;
 pub mod scope;
+pub mod sequences;
 pub mod teams;
 pub mod users;
 

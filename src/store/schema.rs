@@ -294,11 +294,84 @@ diesel::table! {
         version -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        lost_reason -> Nullable<Text>,
+        competitor -> Nullable<Text>,
+        stalled -> Bool,
+        priority -> Text,
+        closed_at -> Nullable<BigInt>,
+        created_by -> Text,
+        deleted_at -> Nullable<BigInt>,
+        regression_count -> Integer,
+    }
+}
+
+diesel::table! {
+    opportunity_stages (id) {
+        id -> Text,
+        opportunity_id -> Text,
+        from_stage -> Nullable<Text>,
+        to_stage -> Text,
+        direction -> Text,
+        reason -> Nullable<Text>,
+        from_entered_at -> Nullable<BigInt>,
+        secs_in_stage -> Nullable<BigInt>,
+        actor_id -> Text,
+        at -> BigInt,
+    }
+}
+
+diesel::table! {
+    quotes (id) {
+        id -> Text,
+        opportunity_id -> Text,
+        number -> Text,
+        currency -> Text,
+        items -> Text,
+        discount_bp -> BigInt,
+        subtotal_cents -> BigInt,
+        discount_cents -> BigInt,
+        total_cents -> BigInt,
+        status -> Text,
+        note -> Nullable<Text>,
+        valid_until -> Nullable<Text>,
+        submitted_by -> Nullable<Text>,
+        submitted_at -> Nullable<BigInt>,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<BigInt>,
+        decision_comment -> Nullable<Text>,
+        sent_at -> Nullable<BigInt>,
+        created_by -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    quote_views (id) {
+        id -> Text,
+        quote_id -> Text,
+        event -> Text,
+        at -> BigInt,
+        page -> Nullable<Integer>,
+        recorded_by -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sequences (name) {
+        name -> Text,
+        value -> BigInt,
     }
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
     opportunities,
+    opportunity_stages,
+    quotes,
+    quote_views,
+    sequences,
     calendars,
     config_entries,
     assignment_rules,

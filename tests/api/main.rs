@@ -13,3 +13,4 @@ mod leads;
 mod openapi;
 mod ops;
 mod org;
+mod pipeline;

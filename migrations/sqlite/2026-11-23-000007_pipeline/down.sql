@@ -1,0 +1,15 @@
+DROP TABLE sequences;
+DROP TABLE quote_views;
+DROP TABLE quotes;
+DROP TABLE opportunity_stages;
+DROP INDEX activities_opportunity_idx;
+DROP INDEX opportunities_stall_idx;
+DROP INDEX opportunities_team_status_idx;
+ALTER TABLE opportunities DROP COLUMN regression_count;
+ALTER TABLE opportunities DROP COLUMN deleted_at;
+ALTER TABLE opportunities DROP COLUMN created_by;
+ALTER TABLE opportunities DROP COLUMN closed_at;
+ALTER TABLE opportunities DROP COLUMN priority;
+ALTER TABLE opportunities DROP COLUMN stalled;
+ALTER TABLE opportunities DROP COLUMN competitor;
+ALTER TABLE opportunities DROP COLUMN lost_reason;
