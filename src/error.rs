@@ -196,6 +196,19 @@ impl AppError {
         )
     }
 
+    /// 422 `payment_rejected` with one entry per failed check (`errors[].code`).
+    pub fn payment_rejected(errors: Vec<FieldError>) -> Self {
+        let codes: Vec<&str> = errors.iter().map(|e| e.code.as_str()).collect();
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "payment_rejected",
+            "Payment rejected",
+            format!("the payment fails: {}", codes.join(", ")),
+        );
+        e.errors = errors;
+        e
+    }
+
     /// 422 `stage_gate` listing every unmet exit requirement.
     pub fn stage_gate(detail: impl Into<String>, missing: Vec<MissingItem>) -> Self {
         let mut e = Self::new(

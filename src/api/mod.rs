@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod contracts;
 pub mod extract;
 pub mod lead_config;
 pub mod leads;
@@ -111,6 +112,27 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(pipeline::reject_quote)
         .service(pipeline::send_quote)
         .service(pipeline::record_quote_view)
+        .service(contracts::get_settings)
+        .service(contracts::put_settings)
+        .service(contracts::create_contract)
+        .service(contracts::list_contracts)
+        .service(contracts::upsert_contract)
+        .service(contracts::get_contract)
+        .service(contracts::update_contract)
+        .service(contracts::submit_contract)
+        .service(contracts::approve_contract)
+        .service(contracts::reject_contract)
+        .service(contracts::sign_contract)
+        .service(contracts::set_installments)
+        .service(contracts::record_payment)
+        .service(contracts::list_payments)
+        .service(contracts::set_success_plan)
+        .service(contracts::go_live)
+        .service(contracts::record_nps)
+        .service(contracts::complete_contract)
+        .service(contracts::terminate_contract)
+        .service(contracts::get_work_order)
+        .service(contracts::transition_work_order)
         .service(trust::list_audit)
         .service(trust::verify_audit)
         .service(trust::list_events);
@@ -145,6 +167,8 @@ same key and body replays the first response with `Idempotent-Replayed: true`.",
         (name = "leads", description = "Leads: intake, lifecycle, activities"),
         (name = "lead-config", description = "Scoring model, assignment rules, business calendars, activity rules"),
         (name = "pipeline", description = "Pipeline definition, opportunities, stage gates, forecast, quotes"),
+        (name = "contracts", description = "Contracts: review, signing, installments, payments, success plan, go-live, NPS"),
+        (name = "service", description = "Work orders"),
         (name = "trust", description = "Audit trail"),
         (name = "integration", description = "Change feed"),
         (name = "ops", description = "Health, readiness, metrics"),

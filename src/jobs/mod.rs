@@ -3,6 +3,7 @@
 //! timer is handled in its own transaction that re-reads the lead and writes it only if its
 //! version is unchanged, so a timer fires once even when two instances see it due.
 
+pub mod contracts;
 pub mod lead_timers;
 pub mod pipeline;
 
@@ -29,6 +30,7 @@ pub async fn sweep(services: &Services) -> crate::error::AppResult<()> {
     lead_timers::first_touches(services).await?;
     lead_timers::rescore(services).await?;
     pipeline::stalled(services).await?;
+    contracts::nps_surveys(services).await?;
     Ok(())
 }
 

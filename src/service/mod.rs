@@ -9,6 +9,7 @@ pub mod auth;
 pub mod calendars;
 pub mod config;
 pub mod contacts;
+pub mod contracts;
 pub mod dedup;
 pub mod events;
 pub mod input;
@@ -22,6 +23,7 @@ pub mod refs;
 pub mod routing;
 pub mod rules;
 pub mod scoring;
+pub mod work_orders;
 
 use std::sync::Arc;
 

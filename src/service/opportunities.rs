@@ -572,8 +572,7 @@ pub fn gate_facts(conn: &mut DbConnection, row: &OpportunityRow) -> AppResult<Ga
         contact_roles: contacts::roles_on_account(conn, &row.account_id)?,
         fields,
         quote_approved: quotes::has_approved(conn, &row.id)?,
-        // Contracts arrive with the contracts issue; until then no deal has a signed one.
-        contract_signed: false,
+        contract_signed: crate::store::contracts::signed_for_opportunity(conn, &row.id)?,
     })
 }
 
@@ -651,6 +650,39 @@ pub async fn change_stage(
         enter_stage(uow, &pipeline, old, &req.to, &direction, reason).map(OpportunityView::from)
     })
     .await
+}
+
+/// Signing a contract wins its deal: an open deal moves to the pipeline's last stage (its
+/// stage history, events and `opportunity.won` as for any move). Lost deals are refused.
+pub fn win_by_contract(
+    uow: &mut Uow<'_>,
+    opportunity_id: &str,
+    contract_number: &str,
+) -> AppResult<()> {
+    let old = opportunities::find(uow.conn, opportunity_id)?
+        .ok_or_else(|| AppError::not_found("opportunity"))?;
+    match old.status.as_str() {
+        "won" => Ok(()),
+        "lost" => Err(AppError::conflict(
+            "the contract's deal is lost; reopen a deal before signing",
+        )),
+        _ => {
+            let pipeline = super::pipeline::current(uow.conn)?;
+            let last = pipeline
+                .stages
+                .last()
+                .map(|s| s.key.clone())
+                .unwrap_or_default();
+            if old.stage == last {
+                return Ok(());
+            }
+            let direction = pipeline
+                .direction(&old.stage, &last)
+                .map_err(AppError::conflict)?;
+            let reason = Some(format!("contract {contract_number} signed"));
+            enter_stage(uow, &pipeline, old, &last, &direction, reason).map(|_| ())
+        }
+    }
 }
 
 fn enter_stage(

@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod calendars;
 pub mod config;
 pub mod contacts;
+pub mod contracts;
 pub mod external_refs;
 pub mod idempotency;
 pub mod journal;
@@ -20,6 +21,7 @@ pub mod scope;
 pub mod sequences;
 pub mod teams;
 pub mod users;
+pub mod work_orders;
 
 use std::time::Duration;
 

@@ -360,6 +360,102 @@ diesel::table! {
 }
 
 diesel::table! {
+    contracts (id) {
+        id -> Text,
+        number -> Text,
+        title -> Text,
+        opportunity_id -> Text,
+        account_id -> Text,
+        owner_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        amount_cents -> BigInt,
+        currency -> Text,
+        status -> Text,
+        review_round -> Integer,
+        required_approvals -> Text,
+        signed_at -> Nullable<BigInt>,
+        signatory -> Nullable<Text>,
+        signature_ref -> Nullable<Text>,
+        paid_cents -> BigInt,
+        success_plan -> Nullable<Text>,
+        live_at -> Nullable<BigInt>,
+        nps_due_at -> Nullable<BigInt>,
+        nps_survey_sent_at -> Nullable<BigInt>,
+        nps_score -> Nullable<Integer>,
+        nps_comment -> Nullable<Text>,
+        nps_recorded_at -> Nullable<BigInt>,
+        completed_at -> Nullable<BigInt>,
+        terminated_at -> Nullable<BigInt>,
+        terminated_reason -> Nullable<Text>,
+        created_by -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    contract_approvals (id) {
+        id -> Text,
+        contract_id -> Text,
+        review_round -> Integer,
+        role -> Text,
+        decision -> Text,
+        clause_revisions -> Text,
+        comment -> Nullable<Text>,
+        actor_id -> Text,
+        at -> BigInt,
+    }
+}
+
+diesel::table! {
+    installments (contract_id, seq) {
+        contract_id -> Text,
+        seq -> Integer,
+        due_date -> Text,
+        amount_cents -> BigInt,
+        paid_cents -> BigInt,
+        status -> Text,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Text,
+        contract_id -> Text,
+        bank_txn_id -> Text,
+        amount_cents -> BigInt,
+        paid_at -> BigInt,
+        installment_seq -> Nullable<Integer>,
+        recorded_by -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    work_orders (id) {
+        id -> Text,
+        number -> Text,
+        #[sql_name = "type"]
+        type_ -> Text,
+        status -> Text,
+        account_id -> Text,
+        contract_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        engineer_id -> Nullable<Text>,
+        description -> Nullable<Text>,
+        priority -> Text,
+        channel -> Text,
+        step_data -> Text,
+        cancel_reason -> Nullable<Text>,
+        created_by -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     sequences (name) {
         name -> Text,
         value -> BigInt,
@@ -372,6 +468,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     quotes,
     quote_views,
     sequences,
+    contracts,
+    contract_approvals,
+    installments,
+    payments,
+    work_orders,
     calendars,
     config_entries,
     assignment_rules,

@@ -1,20 +1,7 @@
 use diesel::connection::SimpleConnection;
 use serde_json::json;
 
-use crate::helpers::{is_postgres, spawn_app, TestApp};
-
-fn raw_conn(app: &TestApp) -> crmflow::store::PooledConn {
-    let db = crmflow::store::Db::connect(
-        &app.database_url,
-        &crmflow::store::PoolOptions {
-            size: 1,
-            connect_timeout: std::time::Duration::from_secs(5),
-            busy_timeout_ms: 5000,
-        },
-    )
-    .unwrap();
-    db.write_conn().unwrap()
-}
+use crate::helpers::{is_postgres, raw_conn, spawn_app};
 
 #[actix_web::test]
 async fn a_lead_history_lists_each_change_with_actor_and_fields() {

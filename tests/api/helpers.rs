@@ -39,6 +39,20 @@ pub fn fresh_database() -> (String, Option<tempfile::TempDir>) {
     }
 }
 
+/// A direct connection to the app's database, for tests that must reach under the API.
+pub fn raw_conn(app: &TestApp) -> crmflow::store::PooledConn {
+    let db = crmflow::store::Db::connect(
+        &app.database_url,
+        &crmflow::store::PoolOptions {
+            size: 1,
+            connect_timeout: std::time::Duration::from_secs(5),
+            busy_timeout_ms: 5000,
+        },
+    )
+    .unwrap();
+    db.write_conn().unwrap()
+}
+
 pub fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres")
 }

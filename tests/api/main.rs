@@ -4,6 +4,7 @@ mod accounts;
 mod audit_events;
 mod auth;
 mod cli;
+mod contracts;
 mod conventions;
 mod dedup;
 mod demo;

@@ -1,0 +1,5 @@
+DROP TABLE work_orders;
+DROP TABLE payments;
+DROP TABLE installments;
+DROP TABLE contract_approvals;
+DROP TABLE contracts;
