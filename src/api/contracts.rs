@@ -1,4 +1,4 @@
-//! `/contracts`, `/config/contracts` and `/work-orders/{id}`.
+//! `/contracts` and `/config/contracts`.
 
 use actix_web::{get, patch, post, put, web, HttpResponse};
 use serde::Deserialize;
@@ -15,7 +15,6 @@ use crate::service::contracts::{
     ContractView, GoLiveRequest, InstallmentsRequest, NpsRequest, PaymentRequest, PaymentView,
     ReviewRequest, SignRequest, SuccessPlanRequest, TerminateRequest,
 };
-use crate::service::work_orders::{self as wo_svc, TransitionRequest, WorkOrderView};
 use crate::store::contracts::ContractFilter;
 
 const IF_MATCH: &str = "Expected version, e.g. \"3\"";
@@ -408,43 +407,4 @@ pub async fn terminate_contract(
     )
     .await?;
     Ok(ok_versioned(&c, c.version))
-}
-
-/// Reads a work order (engineers: their own and their team's).
-#[utoipa::path(tag = "service", params(("id" = String, Path, description = "Work order id")),
-    responses((status = 200, description = "The work order", body = WorkOrderView)))]
-#[get("/work-orders/{id}")]
-pub async fn get_work_order(
-    state: web::Data<AppState>,
-    auth: Auth,
-    id: web::Path<String>,
-) -> AppResult<HttpResponse> {
-    let w = wo_svc::get(&state.services, &auth.0, id.into_inner()).await?;
-    Ok(ok_versioned(&w, w.version))
-}
-
-/// Moves a work order one step: `new → accepted → dispatched (engineer_id) → on_site
-/// (diagnosis) → parts_replaced (parts, optional) → customer_signed (signer) → closed`, or
-/// `cancelled (reason)`. Skipped or backward steps answer 409 `invalid_transition`, missing
-/// step data 422; a delivery order needs its contract's success plan before `accepted`.
-#[utoipa::path(tag = "service", request_body = TransitionRequest,
-    params(("id" = String, Path, description = "Work order id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
-    responses((status = 200, description = "Moved", body = WorkOrderView)))]
-#[post("/work-orders/{id}/transition")]
-pub async fn transition_work_order(
-    state: web::Data<AppState>,
-    auth: Auth,
-    id: web::Path<String>,
-    if_match: IfMatch,
-    body: web::Json<TransitionRequest>,
-) -> AppResult<HttpResponse> {
-    let w = wo_svc::transition(
-        &state.services,
-        &auth.0,
-        id.into_inner(),
-        if_match.0,
-        body.into_inner(),
-    )
-    .await?;
-    Ok(ok_versioned(&w, w.version))
 }

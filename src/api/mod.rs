@@ -11,6 +11,7 @@ pub mod middleware;
 pub mod ops;
 pub mod org;
 pub mod pipeline;
+pub mod service;
 pub mod trust;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -131,8 +132,26 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(contracts::record_nps)
         .service(contracts::complete_contract)
         .service(contracts::terminate_contract)
-        .service(contracts::get_work_order)
-        .service(contracts::transition_work_order)
+        .service(service::get_service_settings)
+        .service(service::put_service_settings)
+        .service(service::create_work_order)
+        .service(service::list_work_orders)
+        .service(service::upsert_work_order)
+        .service(service::get_work_order)
+        .service(service::update_work_order)
+        .service(service::delete_work_order)
+        .service(service::transition_work_order)
+        .service(service::mes_event)
+        .service(service::create_routing_rule)
+        .service(service::list_routing_rules)
+        .service(service::get_routing_rule)
+        .service(service::replace_routing_rule)
+        .service(service::delete_routing_rule)
+        .service(service::create_sla_policy)
+        .service(service::list_sla_policies)
+        .service(service::get_sla_policy)
+        .service(service::replace_sla_policy)
+        .service(service::delete_sla_policy)
         .service(trust::list_audit)
         .service(trust::verify_audit)
         .service(trust::list_events);
@@ -168,7 +187,7 @@ same key and body replays the first response with `Idempotent-Replayed: true`.",
         (name = "lead-config", description = "Scoring model, assignment rules, business calendars, activity rules"),
         (name = "pipeline", description = "Pipeline definition, opportunities, stage gates, forecast, quotes"),
         (name = "contracts", description = "Contracts: review, signing, installments, payments, success plan, go-live, NPS"),
-        (name = "service", description = "Work orders"),
+        (name = "service", description = "Work orders, routing rules, SLA policies"),
         (name = "trust", description = "Audit trail"),
         (name = "integration", description = "Change feed"),
         (name = "ops", description = "Health, readiness, metrics"),

@@ -57,6 +57,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "payment.recorded",
     "work_order.created",
     "work_order.status_changed",
+    "work_order.deleted",
     "work_order.sla_warning",
     "work_order.sla_breached",
     "config.changed",

@@ -6,6 +6,7 @@
 pub mod contracts;
 pub mod lead_timers;
 pub mod pipeline;
+pub mod service;
 
 use crate::service::Services;
 use crate::store::idempotency;
@@ -31,6 +32,7 @@ pub async fn sweep(services: &Services) -> crate::error::AppResult<()> {
     lead_timers::rescore(services).await?;
     pipeline::stalled(services).await?;
     contracts::nps_surveys(services).await?;
+    service::sla_clocks(services).await?;
     Ok(())
 }
 

@@ -22,8 +22,8 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::store::contracts::{
     self, ApprovalRow, ContractFilter, ContractRow, InstallmentRow, PaymentRow,
 };
-use crate::store::work_orders::{self, WorkOrderRow};
-use crate::store::{opportunities, sequences, teams, users, DbConnection};
+use crate::store::work_orders;
+use crate::store::{opportunities, teams, users, DbConnection};
 
 const ENTITY: &str = "contract";
 const BOOKKEEPING: &[&str] = &[
@@ -804,29 +804,22 @@ pub async fn sign(
         };
         let new = save(uow, &old, new, "sign")?;
         let (settings, _, _) = config::current::<ContractSettings>(uow.conn)?;
-        let year = uow.now.format("%Y").to_string();
-        let n = sequences::next(uow.conn, &format!("work-order-{year}"))?;
-        let wo = WorkOrderRow {
-            id: new_id(),
-            number: format!("WO-{year}-{n:06}"),
-            type_: "delivery".into(),
-            status: "new".into(),
-            account_id: new.account_id.clone(),
-            contract_id: Some(new.id.clone()),
-            team_id: settings.delivery_team_id.clone(),
-            engineer_id: None,
-            description: Some(format!("交付：{} ({})", new.title, new.number)),
-            priority: "P3".into(),
-            channel: "api".into(),
-            step_data: "{}".into(),
-            cancel_reason: None,
-            created_by: p.id.clone(),
-            version: 1,
-            created_at: uow.now_ms,
-            updated_at: uow.now_ms,
-        };
-        work_orders::insert(uow.conn, &wo)?;
-        uow.audit("work_order", &wo.id, "create", &[]);
+        let wo = super::work_orders::open_in(
+            uow,
+            super::work_orders::NewWorkOrder {
+                type_: super::work_orders::WorkOrderType::Delivery,
+                account_id: new.account_id.clone(),
+                contract_id: Some(new.id.clone()),
+                contact_name: None,
+                contact_phone: None,
+                device_sn: None,
+                product_model: None,
+                description: Some(format!("交付：{} ({})", new.title, new.number)),
+                priority: "P3".into(),
+                channel: "api".into(),
+                team: settings.delivery_team_id.clone(),
+            },
+        )?;
         let installments = contracts::installments(uow.conn, &id)?;
         let mut signed = brief(&new);
         signed["signed_at"] = json!(rfc3339(signed_at));

@@ -23,6 +23,7 @@ pub mod refs;
 pub mod routing;
 pub mod rules;
 pub mod scoring;
+pub mod service_rules;
 pub mod work_orders;
 
 use std::sync::Arc;

@@ -433,6 +433,38 @@ diesel::table! {
 }
 
 diesel::table! {
+    routing_rules (id) {
+        id -> Text,
+        name -> Text,
+        priority -> Integer,
+        active -> Bool,
+        conditions -> Text,
+        team_id -> Nullable<Text>,
+        engineer_id -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sla_policies (id) {
+        id -> Text,
+        name -> Text,
+        priority -> Integer,
+        active -> Bool,
+        conditions -> Text,
+        response_secs -> BigInt,
+        resolution_secs -> BigInt,
+        warn_ratio -> Double,
+        calendar_id -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     work_orders (id) {
         id -> Text,
         number -> Text,
@@ -441,17 +473,37 @@ diesel::table! {
         status -> Text,
         account_id -> Text,
         contract_id -> Nullable<Text>,
-        team_id -> Nullable<Text>,
-        engineer_id -> Nullable<Text>,
+        contact_name -> Nullable<Text>,
+        contact_phone -> Nullable<Text>,
+        device_sn -> Nullable<Text>,
+        product_model -> Nullable<Text>,
         description -> Nullable<Text>,
         priority -> Text,
         channel -> Text,
+        team_id -> Nullable<Text>,
+        engineer_id -> Nullable<Text>,
+        routing -> Text,
+        sla_policy_id -> Nullable<Text>,
+        response_due_at -> Nullable<BigInt>,
+        response_warn_at -> Nullable<BigInt>,
+        resolution_due_at -> Nullable<BigInt>,
+        resolution_warn_at -> Nullable<BigInt>,
+        response_warned_at -> Nullable<BigInt>,
+        response_breached_at -> Nullable<BigInt>,
+        resolution_warned_at -> Nullable<BigInt>,
+        resolution_breached_at -> Nullable<BigInt>,
+        accepted_at -> Nullable<BigInt>,
+        resolved_at -> Nullable<BigInt>,
+        paused_at -> Nullable<BigInt>,
+        paused_from -> Nullable<Text>,
+        paused_secs -> BigInt,
         step_data -> Text,
         cancel_reason -> Nullable<Text>,
         created_by -> Text,
         version -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
     }
 }
 
@@ -473,6 +525,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     installments,
     payments,
     work_orders,
+    routing_rules,
+    sla_policies,
     calendars,
     config_entries,
     assignment_rules,

@@ -596,8 +596,10 @@ async fn a_signing_that_fails_halfway_leaves_nothing_behind() {
     let year = chrono::Utc::now().format("%Y");
     raw_conn(&app)
         .batch_execute(&format!(
-            "INSERT INTO work_orders (id, number, type, status, account_id, priority, channel, step_data, created_by, version, created_at, updated_at)
-             VALUES ('squatter', 'WO-{year}-000001', 'repair', 'new', '{account}', 'P3', 'api', '{{}}', 'test', 1, 0, 0)"
+            "INSERT INTO work_orders (id, number, type, status, account_id, priority, channel, routing, paused_secs,
+                                      step_data, created_by, version, created_at, updated_at)
+             VALUES ('squatter', 'WO-{year}-000001', 'repair', 'new', '{account}', 'P3', 'api', 'null', 0,
+                     '{{}}', 'test', 1, 0, 0)"
         ))
         .unwrap();
     let r = app

@@ -15,3 +15,4 @@ mod openapi;
 mod ops;
 mod org;
 mod pipeline;
+mod service;

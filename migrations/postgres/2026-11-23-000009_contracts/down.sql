@@ -1,4 +1,3 @@
-DROP TABLE work_orders;
 DROP TABLE payments;
 DROP TABLE installments;
 DROP TABLE contract_approvals;

@@ -1,5 +1,4 @@
--- Contracts with their approval trail, installment plan and payments, and the work orders
--- that signing creates (the service work extends this table with routing and SLAs).
+-- Contracts with their approval trail, installment plan and payments.
 CREATE TABLE contracts (
     id TEXT PRIMARY KEY,
     number TEXT NOT NULL UNIQUE,
@@ -71,26 +70,3 @@ CREATE TABLE payments (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX payments_contract_idx ON payments (contract_id, id);
-
-CREATE TABLE work_orders (
-    id TEXT PRIMARY KEY,
-    number TEXT NOT NULL UNIQUE,
-    type TEXT NOT NULL,
-    status TEXT NOT NULL,
-    account_id TEXT NOT NULL REFERENCES accounts(id),
-    contract_id TEXT REFERENCES contracts(id),
-    team_id TEXT REFERENCES teams(id),
-    engineer_id TEXT REFERENCES users(id),
-    description TEXT,
-    priority TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    step_data TEXT NOT NULL,
-    cancel_reason TEXT,
-    created_by TEXT NOT NULL,
-    version BIGINT NOT NULL,
-    created_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL
-);
-CREATE INDEX work_orders_contract_idx ON work_orders (contract_id);
-CREATE INDEX work_orders_team_status_idx ON work_orders (team_id, status, id);
-CREATE INDEX work_orders_engineer_status_idx ON work_orders (engineer_id, status, id);

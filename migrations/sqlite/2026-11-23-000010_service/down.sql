@@ -1,0 +1,3 @@
+DROP TABLE work_orders;
+DROP TABLE sla_policies;
+DROP TABLE routing_rules;
