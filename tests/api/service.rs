@@ -589,3 +589,54 @@ async fn engineers_see_only_their_teams_orders_and_mes_confirms_delivery() {
         "https://mes.example.cn/FAI-7"
     );
 }
+
+#[actix_web::test]
+async fn an_sla_policy_on_a_business_calendar_counts_working_time_only() {
+    use chrono::TimeZone;
+    let app = fast().await;
+    let d = desk(&app).await;
+    let shanghai = chrono_tz::Asia::Shanghai;
+    let today = chrono::Utc::now().with_timezone(&shanghai).date_naive();
+    let day = |n: i64| (today + chrono::Duration::days(n)).to_string();
+    let cal = app
+        .post("/calendars", &app.admin,
+              json!({"name": "服务日历", "time_zone": "Asia/Shanghai",
+                     "hours": [{"days": [1, 2, 3, 4, 5, 6, 7], "start": "00:00", "end": "24:00"}],
+                     "holidays": [{"date": day(0), "name": "假日"}, {"date": day(1), "name": "假日"}]}))
+        .await;
+    assert_eq!(cal.status, 201, "{}", cal.text);
+    app.post("/sla-policies", &app.admin,
+             json!({"name": "x", "priority": 1, "response_secs": 3600, "resolution_secs": 7200, "warn_ratio": 0.5,
+                    "calendar_id": "nope"}))
+        .await
+        .assert_problem(422, "validation_failed");
+    let p = app
+        .post("/sla-policies", &app.admin,
+              json!({"name": "工作时间", "priority": 1, "response_secs": 3600, "resolution_secs": 7200, "warn_ratio": 0.5,
+                     "calendar_id": cal.id()}))
+        .await;
+    assert_eq!(p.status, 201, "{}", p.text);
+    let o = order(&app, &d, json!({})).await;
+    let at = |h: u32| {
+        shanghai
+            .from_local_datetime(
+                &(today + chrono::Duration::days(2))
+                    .and_hms_opt(h, 0, 0)
+                    .unwrap(),
+            )
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let parse = |k: &str| {
+        o[k].as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+    };
+    assert_eq!(
+        parse("response_due_at"),
+        at(1),
+        "the clock starts after the two holidays"
+    );
+    assert_eq!(parse("resolution_due_at"), at(2));
+}
