@@ -135,29 +135,13 @@ pub fn list(
     before: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<LeadRow>> {
-    let mut q = scoped(leads::table.limit(limit).into_boxed(), scope);
-    // Ordering by the equality-filtered columns first changes nothing in the result but
-    // points PostgreSQL at the matching index: ordered by `id` alone it may walk the
-    // primary key backwards and filter, which is slow when the newest leads belong to
-    // others (measured: 16,000 rows skipped, 118 ms, at 100,000 leads).
-    let owner = f.owner_id.clone().or(match scope {
-        RowScope::Own(u) => Some(u.clone()),
-        _ => None,
-    });
-    q = match (&owner, &f.team_id, &f.status) {
-        (Some(_), _, Some(_)) => q.order((
-            leads::owner_id.desc(),
-            leads::status.desc(),
-            leads::id.desc(),
-        )),
-        (None, Some(_), Some(_)) => q.order((
-            leads::team_id.desc(),
-            leads::status.desc(),
-            leads::id.desc(),
-        )),
-        (None, None, Some(_)) => q.order((leads::status.desc(), leads::id.desc())),
-        _ => q.order(leads::id.desc()),
-    };
+    let mut q = scoped(
+        leads::table
+            .order(leads::id.desc())
+            .limit(limit)
+            .into_boxed(),
+        scope,
+    );
     if let Some(b) = before {
         q = q.filter(leads::id.lt(b.to_string()));
     }
