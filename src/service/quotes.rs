@@ -23,7 +23,8 @@ use crate::store::{sequences, DbConnection};
 const ENTITY: &str = "quote";
 const BOOKKEEPING: &[&str] = &["version", "updated_at", "created_at", "views"];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// A line item as entered.
+#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteItem {
     pub sku: String,
@@ -31,8 +32,16 @@ pub struct QuoteItem {
     /// Whole units, at least 1.
     pub quantity: i64,
     pub unit_price_cents: i64,
-    /// quantity × unit_price_cents (computed; ignored on input).
-    #[serde(default, skip_deserializing)]
+}
+
+/// A line item as stored and shown, with its computed total.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PricedItem {
+    pub sku: String,
+    pub description: Option<String>,
+    pub quantity: i64,
+    pub unit_price_cents: i64,
+    /// quantity × unit_price_cents.
     pub line_total_cents: i64,
 }
 
@@ -85,7 +94,7 @@ pub struct QuoteView {
     /// Human-readable, e.g. `Q-2026-000042`.
     pub number: String,
     pub currency: String,
-    pub items: Vec<QuoteItem>,
+    pub items: Vec<PricedItem>,
     pub discount_pct: f64,
     pub subtotal_cents: i64,
     /// Rounded half up to the cent.
@@ -145,7 +154,7 @@ fn snapshot(r: &QuoteRow) -> Value {
 
 /// The priced content of a quote, validated.
 struct Priced {
-    items: Vec<QuoteItem>,
+    items: Vec<PricedItem>,
     discount_bp: i64,
     subtotal_cents: i64,
     discount_cents: i64,
@@ -160,14 +169,10 @@ fn price(i: QuoteInput) -> AppResult<Priced> {
     if i.items.is_empty() || i.items.len() > 200 {
         c.fail("items", "invalid", "between 1 and 200 line items");
     }
-    let mut items = i.items;
-    for (n, it) in items.iter_mut().enumerate() {
-        it.sku = c.required(&format!("items[{n}].sku"), Some(it.sku.clone()), 64);
-        it.description = c.text(
-            &format!("items[{n}].description"),
-            it.description.take(),
-            500,
-        );
+    let mut items = Vec::with_capacity(i.items.len());
+    for (n, it) in i.items.into_iter().enumerate() {
+        let sku = c.required(&format!("items[{n}].sku"), Some(it.sku), 64);
+        let description = c.text(&format!("items[{n}].description"), it.description, 500);
         if !(1..=1_000_000_000).contains(&it.quantity) {
             c.fail(
                 &format!("items[{n}].quantity"),
@@ -182,7 +187,13 @@ fn price(i: QuoteInput) -> AppResult<Priced> {
                 "between 0 and 10,000,000,000,000 cents",
             );
         }
-        it.line_total_cents = it.quantity.saturating_mul(it.unit_price_cents);
+        items.push(PricedItem {
+            sku,
+            description,
+            quantity: it.quantity,
+            unit_price_cents: it.unit_price_cents,
+            line_total_cents: it.quantity.saturating_mul(it.unit_price_cents),
+        });
     }
     let bp = (i.discount_pct * 100.0).round();
     if !(0.0..=100.0).contains(&i.discount_pct) || (i.discount_pct * 100.0 - bp).abs() > 1e-6 {

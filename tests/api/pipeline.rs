@@ -632,6 +632,8 @@ async fn quotes_compute_totals_and_need_approval_above_the_discount_limit() {
     assert_eq!(small.body["subtotal_cents"], 90003333);
     assert_eq!(small.body["discount_cents"], 9000333);
     assert_eq!(small.body["total_cents"], 81003000);
+    assert_eq!(small.body["items"][0]["line_total_cents"], 90000000);
+    assert_eq!(small.body["items"][1]["sku"], "SVC");
     assert!(small.body["number"].as_str().unwrap().starts_with("Q-"));
     let small_id = small.body["id"].as_str().unwrap().to_string();
     app.post(&format!("/quotes/{small_id}/send"), &t.rep, Value::Null)
@@ -725,6 +727,12 @@ async fn quotes_compute_totals_and_need_approval_above_the_discount_limit() {
     .await
     .assert_problem(422, "validation_failed");
     let read = app.get(&format!("/quotes/{big_id}"), &t.rep).await;
+    assert_eq!(
+        read.body["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        read.text
+    );
     assert_eq!(read.body["views"][0]["event"], "downloaded");
     app.get(&format!("/quotes/{big_id}"), &t.other_rep)
         .await
