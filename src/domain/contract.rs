@@ -222,7 +222,7 @@ pub fn check_payment(ctx: &PaymentContext, p: &PaymentAttempt) -> Vec<(&'static 
     let remaining = ctx.amount_cents - ctx.paid_cents;
     let target = ctx.installment_outstanding.unwrap_or(remaining);
     let tol = tolerance_cents(target);
-    if p.amount_cents <= 0 || (p.amount_cents - target).abs() > tol {
+    if p.amount_cents <= 0 || (p.amount_cents as i128 - target as i128).abs() > tol as i128 {
         refusals.push((
             "amount_out_of_tolerance",
             format!(
@@ -359,5 +359,12 @@ mod tests {
         c.paid_cents = 800_000;
         c.installment_outstanding = Some(300_000);
         assert_eq!(codes(check_payment(&c, &pay(300_000))), vec!["overpaid"]);
+        let mut c = ctx();
+        c.paid_cents = 1_004_000;
+        assert_eq!(
+            codes(check_payment(&c, &pay(i64::MAX))),
+            vec!["amount_out_of_tolerance", "overpaid"],
+            "extreme amounts are refused, not overflowed"
+        );
     }
 }

@@ -338,7 +338,9 @@ fn save(
         return Err(AppError::version_mismatch(old.version + 1));
     }
     let changes = diff(&snapshot(old), &snapshot(&new), BOOKKEEPING);
-    uow.audit(ENTITY, &new.id, action, &changes);
+    if !changes.is_empty() {
+        uow.audit(ENTITY, &new.id, action, &changes);
+    }
     Ok(new)
 }
 
