@@ -55,7 +55,7 @@ pub fn create_user(conn: &mut DbConnection, req: UserCreate) -> AppResult<UserVi
     let prepared = NewUser::prepare(req)?;
     run_in_transaction(
         conn,
-        chrono::Utc::now(),
+        (chrono::Utc::now(), crate::config::DEFAULT_TIME_ZONE),
         SYSTEM_ACTOR.into(),
         "cli".into(),
         |uow| prepared.insert(uow),

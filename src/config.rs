@@ -19,7 +19,12 @@ pub struct Settings {
     pub idempotency_ttl_secs: i64,
     pub public_url: Option<String>,
     pub workers: usize,
+    /// The company's zone: where calendar days (warranty and contract end dates) begin.
+    pub time_zone: chrono_tz::Tz,
 }
+
+/// Where the company's calendar days begin unless `CRMFLOW_TIME_ZONE` says otherwise.
+pub const DEFAULT_TIME_ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name)
@@ -52,6 +57,12 @@ impl Settings {
                 .map(|n| n.get())
                 .unwrap_or(2),
         )?;
+        let time_zone = match var("CRMFLOW_TIME_ZONE") {
+            None => DEFAULT_TIME_ZONE,
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("CRMFLOW_TIME_ZONE must be an IANA zone, got `{v}`"))?,
+        };
         Ok(Settings {
             bind: var("CRMFLOW_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             database_url: var("CRMFLOW_DATABASE_URL").unwrap_or_else(|| "./crmflow.db".into()),
@@ -67,6 +78,7 @@ impl Settings {
             idempotency_ttl_secs: num("CRMFLOW_IDEMPOTENCY_TTL_SECS", 24 * 3600)?,
             public_url: var("CRMFLOW_PUBLIC_URL"),
             workers: workers.max(1),
+            time_zone,
         })
     }
 }

@@ -215,7 +215,7 @@ pub fn load(conn: &mut DbConnection) -> AppResult<Vec<(String, String, Role)>> {
     }
     run_in_transaction(
         conn,
-        chrono::Utc::now(),
+        (chrono::Utc::now(), crate::config::DEFAULT_TIME_ZONE),
         SYSTEM_ACTOR.into(),
         "demo".into(),
         move |uow| {

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod contracts;
+pub mod customer360;
 pub mod extract;
 pub mod lead_config;
 pub mod leads;
@@ -152,6 +153,15 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(service::get_sla_policy)
         .service(service::replace_sla_policy)
         .service(service::delete_sla_policy)
+        .service(customer360::create_asset)
+        .service(customer360::list_assets)
+        .service(customer360::upsert_asset)
+        .service(customer360::get_asset)
+        .service(customer360::update_asset)
+        .service(customer360::account_timeline)
+        .service(customer360::lookup_caller)
+        .service(customer360::get_renewal_rules)
+        .service(customer360::put_renewal_rules)
         .service(trust::list_audit)
         .service(trust::verify_audit)
         .service(trust::list_events);
@@ -188,6 +198,7 @@ same key and body replays the first response with `Idempotent-Replayed: true`.",
         (name = "pipeline", description = "Pipeline definition, opportunities, stage gates, forecast, quotes"),
         (name = "contracts", description = "Contracts: review, signing, installments, payments, success plan, go-live, NPS"),
         (name = "service", description = "Work orders, routing rules, SLA policies"),
+        (name = "customer-360", description = "Installed base, account timeline, caller lookup, renewal signals"),
         (name = "trust", description = "Audit trail"),
         (name = "integration", description = "Change feed"),
         (name = "ops", description = "Health, readiness, metrics"),

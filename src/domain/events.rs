@@ -63,6 +63,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "config.changed",
     "report.lead_health_daily",
     "account.renewal_signal",
+    "asset.created",
+    "asset.updated",
     "user.created",
     "user.updated",
     "team.created",

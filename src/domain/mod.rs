@@ -2,6 +2,7 @@
 //! parsed once at the edge (`Type::parse`) and is valid wherever it is held.
 
 pub mod activity;
+pub mod asset;
 pub mod assignment;
 pub mod audit;
 pub mod calendar;
@@ -18,6 +19,7 @@ pub mod money;
 pub mod phone;
 pub mod pipeline;
 pub mod quote;
+pub mod renewal;
 pub mod role;
 pub mod scoring;
 pub mod time;

@@ -33,6 +33,7 @@ pub async fn sweep(services: &Services) -> crate::error::AppResult<()> {
     pipeline::stalled(services).await?;
     contracts::nps_surveys(services).await?;
     service::sla_clocks(services).await?;
+    crate::service::renewal::evaluate(services).await?;
     Ok(())
 }
 

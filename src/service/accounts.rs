@@ -43,6 +43,10 @@ pub struct AccountView {
     #[schema(value_type = Object)]
     pub custom: Map<String, Value>,
     pub external_refs: Vec<ExternalRef>,
+    /// Renewal signals in force (repeated repairs, a contract or warranty running out);
+    /// on `GET /accounts/{id}` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signals: Option<Vec<super::renewal::SignalView>>,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -64,6 +68,7 @@ impl AccountView {
             email: r.email,
             website: r.website,
             tier: r.tier,
+            signals: None,
             owner_id: r.owner_id,
             team_id: r.team_id,
             custom: from_json_text(&r.custom),
@@ -428,10 +433,13 @@ pub async fn create(svc: &Services, ctx: &Ctx, input: AccountInput) -> AppResult
 
 pub async fn get(svc: &Services, ctx: &Ctx, id: String) -> AppResult<AccountView> {
     let scope = ctx.principal.sales_scope();
+    let now = svc.now().timestamp_millis();
     svc.read(move |conn| {
         let row = accounts::find_scoped(conn, &id, &scope)?
             .ok_or_else(|| AppError::not_found("account"))?;
-        view(conn, row)
+        let mut v = view(conn, row)?;
+        v.signals = Some(super::renewal::live(conn, &id, now)?);
+        Ok(v)
     })
     .await
 }

@@ -219,6 +219,8 @@ pub struct ContractView {
     pub completed_at: Option<String>,
     pub terminated_at: Option<String>,
     pub terminated_reason: Option<String>,
+    /// `YYYY-MM-DD`: the last day of the term, when it has one.
+    pub end_date: Option<String>,
     /// Work orders created for this contract (the delivery order on signing).
     pub work_order_ids: Vec<String>,
     pub created_by: String,
@@ -258,6 +260,7 @@ impl ContractView {
             live_at: r.live_at.map(rfc3339),
             nps_due_at: r.nps_due_at.map(rfc3339),
             nps_score: r.nps_score,
+            end_date: r.end_date,
             nps_comment: r.nps_comment,
             completed_at: r.completed_at.map(rfc3339),
             terminated_at: r.terminated_at.map(rfc3339),
@@ -361,6 +364,9 @@ pub struct ContractInput {
     pub title: String,
     pub amount_cents: i64,
     pub currency: Option<String>,
+    /// `YYYY-MM-DD`: the last day of the contracted term (service or maintenance period),
+    /// when it has one; renewal signals look ahead to it.
+    pub end_date: Option<String>,
 }
 
 /// Edit body (draft or rejected contracts only; a rejected contract returns to draft).
@@ -372,6 +378,7 @@ pub struct ContractPatch {
     pub title: Option<String>,
     pub amount_cents: Option<i64>,
     pub currency: Option<String>,
+    pub end_date: Option<String>,
 }
 
 struct Terms {
@@ -379,15 +386,30 @@ struct Terms {
     title: String,
     amount_cents: i64,
     currency: String,
+    end_date: Option<String>,
 }
 
-fn terms(number: String, title: String, amount: i64, currency: Option<String>) -> AppResult<Terms> {
+fn terms(
+    number: String,
+    title: String,
+    amount: i64,
+    currency: Option<String>,
+    end_date: Option<String>,
+) -> AppResult<Terms> {
     let mut c = Check::default();
+    let end_date = end_date.filter(|d| {
+        let ok = NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok() && d.len() == 10;
+        if !ok {
+            c.fail("end_date", "invalid_format", "a date as YYYY-MM-DD");
+        }
+        ok
+    });
     let t = Terms {
         number: c.required("number", Some(number), 64),
         title: c.required("title", Some(title), 200),
         amount_cents: amount,
         currency: c.currency("currency", currency),
+        end_date,
     };
     if amount <= 0 || amount > 10_000_000_000_000 {
         c.fail(
@@ -457,6 +479,7 @@ fn insert_contract(
         version: 1,
         created_at: uow.now_ms,
         updated_at: uow.now_ms,
+        end_date: t.end_date,
     };
     contracts::insert(uow.conn, &row)?;
     let snap = snapshot(&row);
@@ -498,6 +521,7 @@ fn edit_contract(
         title: t.title,
         amount_cents: t.amount_cents,
         currency: t.currency,
+        end_date: t.end_date,
         status: ContractStatus::Draft.as_str().into(),
         ..old.clone()
     };
@@ -507,7 +531,7 @@ fn edit_contract(
 }
 
 pub async fn create(svc: &Services, ctx: &Ctx, i: ContractInput) -> AppResult<ContractView> {
-    let t = terms(i.number, i.title, i.amount_cents, i.currency)?;
+    let t = terms(i.number, i.title, i.amount_cents, i.currency, i.end_date)?;
     let p = ctx.principal.clone();
     svc.write(ctx, move |uow| {
         let row = insert_contract(uow, &p, &i.opportunity_id, t)?;
@@ -560,6 +584,7 @@ pub async fn update(
             patch.title.unwrap_or(old.title.clone()),
             patch.amount_cents.unwrap_or(old.amount_cents),
             Some(patch.currency.unwrap_or(old.currency.clone())),
+            patch.end_date.or(old.end_date.clone()),
         )?;
         let row = edit_contract(uow, &p, old, t)?;
         view(uow.conn, row)
@@ -576,12 +601,13 @@ pub async fn upsert_by_external(
     i: ContractInput,
 ) -> AppResult<(ContractView, bool)> {
     super::refs::validate(&system, &external_id)?;
-    let t = terms(i.number, i.title, i.amount_cents, i.currency)?;
+    let t = terms(i.number, i.title, i.amount_cents, i.currency, i.end_date)?;
     let terms_of = move || Terms {
         number: t.number.clone(),
         title: t.title.clone(),
         amount_cents: t.amount_cents,
         currency: t.currency.clone(),
+        end_date: t.end_date.clone(),
     };
     super::refs::retry_upsert(|| {
         let (p, sys, ext, t, opp) = (

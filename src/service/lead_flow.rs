@@ -341,6 +341,8 @@ pub async fn convert(
         let mut new = old.clone();
         new.status = LeadStatus::Converted.as_str().into();
         new.account_id = Some(account.id.clone());
+        // The lead's history (intake, assignment, activities) joins the account timeline.
+        crate::store::timeline::attach(uow.conn, "lead", &id, &account.id)?;
         uow.event(
             "lead.converted",
             "lead",

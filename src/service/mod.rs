@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod activities;
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod calendars;
@@ -15,15 +16,18 @@ pub mod events;
 pub mod input;
 pub mod lead_flow;
 pub mod leads;
+pub mod lookup;
 pub mod opportunities;
 pub mod org;
 pub mod pipeline;
 pub mod quotes;
 pub mod refs;
+pub mod renewal;
 pub mod routing;
 pub mod rules;
 pub mod scoring;
 pub mod service_rules;
+pub mod timeline;
 pub mod work_orders;
 
 use std::sync::Arc;
@@ -61,6 +65,8 @@ pub struct Uow<'c> {
     pub conn: &'c mut DbConnection,
     pub now: DateTime<Utc>,
     pub now_ms: i64,
+    /// The company's time zone (calendar days).
+    pub tz: chrono_tz::Tz,
     actor_id: String,
     request_id: String,
     audits: Vec<AuditDraft>,
@@ -119,12 +125,17 @@ impl Uow<'_> {
             crate::domain::events::EVENT_TYPES.contains(&event_type),
             "{event_type}"
         );
+        let account_id = data
+            .get("account_id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         self.events.push(NewEvent {
             event_type: event_type.into(),
             occurred_at: self.now_ms,
             entity: entity.into(),
             entity_id: entity_id.into(),
             data: data.to_string(),
+            account_id,
         });
     }
 }
@@ -192,10 +203,10 @@ impl Services {
         T: Send + 'static,
     {
         let db = self.db.clone();
-        let now = self.now();
+        let (now, tz) = (self.now(), self.settings.time_zone);
         actix_web::rt::task::spawn_blocking(move || {
             let mut conn = db.write_conn()?;
-            run_in_transaction(&mut conn, now, actor_id, request_id, f)
+            run_in_transaction(&mut conn, (now, tz), actor_id, request_id, f)
         })
         .await
         .map_err(join_error)?
@@ -205,7 +216,7 @@ impl Services {
 /// The synchronous core of [`Services::write`] (also used by the CLI and demo loader).
 pub fn run_in_transaction<T>(
     conn: &mut DbConnection,
-    now: DateTime<Utc>,
+    (now, tz): (DateTime<Utc>, chrono_tz::Tz),
     actor_id: String,
     request_id: String,
     f: impl FnOnce(&mut Uow<'_>) -> AppResult<T>,
@@ -216,15 +227,35 @@ pub fn run_in_transaction<T>(
             conn,
             now,
             now_ms: now.timestamp_millis(),
+            tz,
             actor_id,
             request_id,
             audits: Vec::new(),
             events: Vec::new(),
         };
         let out = f(&mut uow)?;
+        resolve_accounts(uow.conn, &mut uow.events)?;
         crate::store::journal::append(uow.conn, &uow.audits, &uow.events)?;
         Ok(out)
     })
+}
+
+/// Ties each event whose payload names no account to the account of its entity (as the
+/// transaction leaves it), for the account timeline.
+fn resolve_accounts(conn: &mut DbConnection, events: &mut [NewEvent]) -> AppResult<()> {
+    let mut known: Vec<((String, String), Option<String>)> = Vec::new();
+    for e in events.iter_mut().filter(|e| e.account_id.is_none()) {
+        let key = (e.entity.clone(), e.entity_id.clone());
+        e.account_id = match known.iter().find(|(k, _)| *k == key) {
+            Some((_, a)) => a.clone(),
+            None => {
+                let a = crate::store::timeline::account_of(conn, &e.entity, &e.entity_id)?;
+                known.push((key, a.clone()));
+                a
+            }
+        };
+    }
+    Ok(())
 }
 
 /// Checks an `If-Match` version against the stored one.

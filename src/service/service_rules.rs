@@ -51,18 +51,39 @@ fn check_priority(c: &mut Check, priority: i32) {
 }
 
 /// Service settings (`GET/PUT /config/service`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"default_team_id": null}))]
+#[schema(example = json!({"default_team_id": null, "warranty_secs": 31536000}))]
 pub struct ServiceSettings {
     /// Where work orders go when no routing rule matches (none: the unrouted queue).
     pub default_team_id: Option<String>,
+    /// Warranty of a unit put into the installed base by a delivery order, from its
+    /// installation (default 365 days).
+    #[serde(default = "default_warranty_secs")]
+    pub warranty_secs: i64,
+}
+
+fn default_warranty_secs() -> i64 {
+    365 * 86_400
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        ServiceSettings {
+            default_team_id: None,
+            warranty_secs: default_warranty_secs(),
+        }
+    }
 }
 
 impl ConfigDoc for ServiceSettings {
     const KEY: &'static str = "service";
     fn problems(&self) -> Vec<(String, String)> {
-        Vec::new()
+        if (0..=30 * 365 * 86_400).contains(&self.warranty_secs) {
+            Vec::new()
+        } else {
+            vec![("warranty_secs".into(), "between 0 and thirty years".into())]
+        }
     }
 }
 
@@ -93,6 +114,7 @@ pub async fn put_settings(
     if_match: Option<i64>,
 ) -> AppResult<ServiceSettingsView> {
     require_role(&ctx.principal, SERVICE_CONFIG_EDITORS)?;
+    config::check(&s)?;
     svc.write(ctx, move |uow| {
         if let Some(t) = &s.default_team_id {
             if teams::find(uow.conn, t)?.is_none() {

@@ -12,6 +12,7 @@ use super::input::{from_json_text, to_json_text, Check};
 use super::refs;
 use super::{check_version, new_id, Ctx, Page, Services, Uow};
 use crate::auth::{require_role, Principal};
+use crate::domain::asset::normalize_serial;
 use crate::domain::audit::{diff, Change};
 use crate::domain::calendar::due;
 use crate::domain::role::Role;
@@ -91,7 +92,15 @@ pub struct WorkOrderView {
     pub contract_id: Option<String>,
     pub contact_name: Option<String>,
     pub contact_phone: Option<String>,
+    /// Serial number of the unit (upper-case, as in the installed base).
     pub device_sn: Option<String>,
+    /// The installed-base asset `device_sn` names.
+    pub asset_id: Option<String>,
+    /// `device_sn` names no asset in the installed base (counted by data-quality reports).
+    pub unknown_asset: bool,
+    /// Whether the asset's warranty covered the day the order was opened; `null` without a
+    /// known asset or warranty end.
+    pub in_warranty: Option<bool>,
     pub product_model: Option<String>,
     pub description: Option<String>,
     /// `P1`–`P4`.
@@ -151,6 +160,9 @@ impl WorkOrderView {
             contact_name: r.contact_name,
             contact_phone: r.contact_phone,
             device_sn: r.device_sn,
+            asset_id: r.asset_id,
+            unknown_asset: r.unknown_asset,
+            in_warranty: r.in_warranty,
             product_model: r.product_model,
             description: r.description,
             priority: r.priority,
@@ -203,6 +215,16 @@ fn visible(scope: &WorkOrderScope, r: &WorkOrderRow) -> bool {
         }
         WorkOrderScope::Nothing => false,
     }
+}
+
+/// Whether the caller may see this work order.
+pub fn may_see(p: &Principal, r: &WorkOrderRow) -> bool {
+    visible(&scope_of(p), r)
+}
+
+/// Whether the caller sees every work order.
+pub fn sees_all(p: &Principal) -> bool {
+    matches!(scope_of(p), WorkOrderScope::All)
 }
 
 fn load(conn: &mut DbConnection, p: &Principal, id: &str) -> AppResult<WorkOrderRow> {
@@ -272,7 +294,7 @@ fn parse_input(i: WorkOrderInput) -> AppResult<NewWorkOrder> {
         contract_id: i.contract_id,
         contact_name: c.text("contact_name", i.contact_name, 100),
         contact_phone: c.phone("contact_phone", i.contact_phone),
-        device_sn: c.text("device_sn", i.device_sn, 64),
+        device_sn: device_sn(&mut c, i.device_sn),
         product_model: c.text("product_model", i.product_model, 100),
         description: c.text("description", i.description, 4000),
         priority: name_of(i.priority.unwrap_or(Priority::P3)),
@@ -281,6 +303,18 @@ fn parse_input(i: WorkOrderInput) -> AppResult<NewWorkOrder> {
     };
     c.finish()?;
     Ok(w)
+}
+
+/// A serial number normalised as the installed base stores it.
+fn device_sn(c: &mut Check, v: Option<String>) -> Option<String> {
+    let raw = v.filter(|s| !s.trim().is_empty())?;
+    match normalize_serial(&raw) {
+        Ok(sn) => Some(sn),
+        Err(m) => {
+            c.fail("device_sn", "invalid_format", m);
+            None
+        }
+    }
 }
 
 /// The facts routing rules and SLA policies match on.
@@ -359,7 +393,11 @@ pub fn open_in(uow: &mut Uow<'_>, d: NewWorkOrder) -> AppResult<WorkOrderRow> {
         created_at: uow.now_ms,
         updated_at: uow.now_ms,
         deleted_at: None,
+        asset_id: None,
+        unknown_asset: false,
+        in_warranty: None,
     };
+    super::assets::link(uow.conn, &mut row, uow.tz)?;
     let f = facts(uow.conn, &row)?;
     let (team, engineer, routing) = match d.team {
         Some(t) => (
@@ -398,6 +436,7 @@ pub fn open_in(uow: &mut Uow<'_>, d: NewWorkOrder) -> AppResult<WorkOrderRow> {
     let mut data = snap;
     data["customer_visible_message"] = json!(WorkOrderStatus::New.customer_message());
     uow.event("work_order.created", ENTITY, &row.id, data);
+    super::assets::repair_opened(uow, &row)?;
     Ok(row)
 }
 
@@ -444,14 +483,35 @@ fn is_closed(r: &WorkOrderRow) -> bool {
     matches!(r.status.as_str(), "closed" | "cancelled")
 }
 
-fn edit(uow: &mut Uow<'_>, old: WorkOrderRow, new: WorkOrderRow) -> AppResult<WorkOrderRow> {
+fn edit(uow: &mut Uow<'_>, old: WorkOrderRow, mut new: WorkOrderRow) -> AppResult<WorkOrderRow> {
     if is_closed(&old) {
         return Err(AppError::conflict(format!(
             "the work order is {}",
             old.status
         )));
     }
-    save(uow, &old, new, "update")
+    if new.device_sn != old.device_sn {
+        super::assets::link(uow.conn, &mut new, uow.tz)?;
+    }
+    let new = save(uow, &old, new, "update")?;
+    if new.asset_id != old.asset_id {
+        super::assets::repair_opened(uow, &new)?;
+    }
+    Ok(new)
+}
+
+/// Links a work order to the asset its `device_sn` names, now that the asset exists.
+pub fn relink_asset(uow: &mut Uow<'_>, id: &str) -> AppResult<()> {
+    let Some(old) = work_orders::find(uow.conn, id)? else {
+        return Ok(());
+    };
+    let mut new = old.clone();
+    super::assets::link(uow.conn, &mut new, uow.tz)?;
+    let new = save(uow, &old, new, "link_asset")?;
+    if !is_closed(&new) {
+        super::assets::repair_opened(uow, &new)?;
+    }
+    Ok(())
 }
 
 fn save(
@@ -483,7 +543,7 @@ pub async fn update(
     let mut c = Check::default();
     let contact_name = c.text("contact_name", p.contact_name, 100);
     let contact_phone = c.phone("contact_phone", p.contact_phone);
-    let device_sn = c.text("device_sn", p.device_sn, 64);
+    let device_sn = device_sn(&mut c, p.device_sn);
     let product_model = c.text("product_model", p.product_model, 100);
     let description = c.text("description", p.description, 4000);
     c.finish()?;
@@ -612,6 +672,9 @@ pub struct TransitionRequest {
     pub signature_ref: Option<String>,
     /// For `cancelled` (and optionally `waiting_customer`): why.
     pub reason: Option<String>,
+    /// Delivery orders, any step: serial numbers of the units delivered (added to those
+    /// recorded before). When the order closes, each becomes an asset of the installed base.
+    pub serial_numbers: Option<Vec<String>>,
 }
 
 /// The data a step must carry, validated, as it is recorded.
@@ -655,8 +718,39 @@ fn step_data(req: &TransitionRequest) -> AppResult<Map<String, Value>> {
         }
         _ => {}
     }
+    if let Some(list) = &req.serial_numbers {
+        if list.len() > 1000 {
+            c.fail("serial_numbers", "too_many", "at most 1000 per step");
+        }
+        let mut serials = Vec::new();
+        for (n, raw) in list.iter().enumerate() {
+            match normalize_serial(raw) {
+                Ok(sn) if !serials.contains(&sn) => serials.push(sn),
+                Ok(_) => {}
+                Err(m) => c.fail(&format!("serial_numbers[{n}]"), "invalid_format", m),
+            }
+        }
+        data.insert("serial_numbers".into(), json!(serials));
+    }
     c.finish()?;
     Ok(data)
+}
+
+/// The delivered serial numbers recorded so far and those of this step, without repeats.
+fn merge_serials(old: &Map<String, Value>, new: Option<&Value>) -> Value {
+    let mut all: Vec<String> = old
+        .get("serial_numbers")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    let more: Vec<String> = new
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    for sn in more {
+        if !all.contains(&sn) {
+            all.push(sn);
+        }
+    }
+    json!(all)
 }
 
 /// Moves a work order one step along the fixed flow (service, implementation, the assigned
@@ -685,6 +779,13 @@ pub async fn transition(
         if !may {
             return Err(AppError::forbidden(
                 "work orders are moved by service, implementation, their engineer or managers",
+            ));
+        }
+        if data.contains_key("serial_numbers") && old.type_ != "delivery" {
+            return Err(AppError::field(
+                "serial_numbers",
+                "not_applicable",
+                "serial numbers are recorded on delivery orders",
             ));
         }
         let from = WorkOrderStatus::parse(&old.status).unwrap_or(WorkOrderStatus::New);
@@ -741,10 +842,30 @@ pub async fn transition(
             new.paused_from = None;
         }
         let mut steps: Map<String, Value> = from_json_text(&old.step_data);
+        let serials = merge_serials(&steps, data.get("serial_numbers"));
         steps.extend(data);
+        if old.type_ == "delivery" {
+            steps.insert("serial_numbers".into(), serials);
+        }
         steps.insert(format!("{}_at", to.as_str()), json!(rfc3339(uow.now_ms)));
         new.step_data = to_json_text(&steps);
         let new = save(uow, &old, new, "transition")?;
+        match to {
+            WorkOrderStatus::Closed if new.type_ == "delivery" => {
+                let mut units: Vec<String> = steps
+                    .get("serial_numbers")
+                    .and_then(|v| serde_json::from_value(v.clone()).ok())
+                    .unwrap_or_default();
+                if let Some(sn) = new.device_sn.clone().filter(|sn| !units.contains(sn)) {
+                    units.push(sn);
+                }
+                super::assets::deliver(uow, &new, &units)?;
+            }
+            WorkOrderStatus::Closed | WorkOrderStatus::Cancelled => {
+                super::assets::repair_finished(uow, &new)?;
+            }
+            _ => {}
+        }
         uow.event(
             "work_order.status_changed",
             ENTITY,

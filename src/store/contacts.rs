@@ -51,7 +51,7 @@ pub fn update(
 type Boxed<'a> = contacts::BoxedQuery<'a, super::MultiBackend>;
 
 /// Contacts are visible when their account is (and they are not deleted).
-fn scoped<'a>(q: Boxed<'a>, scope: &RowScope) -> Boxed<'a> {
+pub fn scoped<'a>(q: Boxed<'a>, scope: &RowScope) -> Boxed<'a> {
     let q = q.filter(contacts::deleted_at.is_null());
     match scope {
         RowScope::All => q,

@@ -43,6 +43,8 @@ pub struct ContractRow {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// `YYYY-MM-DD`: the last day of the contracted term, when it has one.
+    pub end_date: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -294,4 +296,34 @@ pub fn payment_count(conn: &mut DbConnection, contract_id: &str) -> QueryResult<
         .filter(payments::contract_id.eq(contract_id.to_string()))
         .count()
         .get_result(conn)
+}
+
+/// Signed or live contracts whose term ends between `from` and `to` (days, inclusive) and
+/// that have no `reason` signal for that end date yet.
+pub fn ending_between(
+    conn: &mut DbConnection,
+    from: &str,
+    to: &str,
+    reason: &str,
+    limit: i64,
+) -> QueryResult<Vec<ContractRow>> {
+    use super::schema::account_signals;
+    use diesel::dsl::{exists, not};
+    contracts::table
+        .filter(contracts::end_date.ge(from))
+        .filter(contracts::end_date.le(to))
+        .filter(contracts::status.eq_any(["signed", "active"]))
+        .filter(not(exists(
+            account_signals::table
+                .filter(account_signals::reason.eq(reason.to_string()))
+                .filter(account_signals::subject_id.eq(contracts::id))
+                .filter(
+                    account_signals::period_key
+                        .nullable()
+                        .eq(contracts::end_date),
+                ),
+        )))
+        .order(contracts::end_date.asc())
+        .limit(limit)
+        .load(conn)
 }

@@ -58,6 +58,8 @@ pub struct NewEvent {
     pub entity: String,
     pub entity_id: String,
     pub data: String,
+    /// The account the event is about (the account timeline).
+    pub account_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable)]
@@ -68,6 +70,8 @@ pub struct EventRow {
     pub entity: String,
     pub entity_id: String,
     pub data: String,
+    /// The account the event is about (the account timeline).
+    pub account_id: Option<String>,
 }
 
 /// Takes the journal head's row lock now (PostgreSQL), so that this transaction sees every

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod activities;
 pub mod api_keys;
+pub mod assets;
 pub mod calendars;
 pub mod config;
 pub mod contacts;
@@ -13,6 +14,7 @@ pub mod external_refs;
 pub mod idempotency;
 pub mod journal;
 pub mod leads;
+pub mod lookup;
 pub mod opportunities;
 pub mod quotes;
 pub mod rules;
@@ -20,6 +22,7 @@ pub mod schema;
 pub mod scope;
 pub mod sequences;
 pub mod teams;
+pub mod timeline;
 pub mod users;
 pub mod work_orders;
 

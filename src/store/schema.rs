@@ -194,6 +194,7 @@ diesel::table! {
         entity -> Text,
         entity_id -> Text,
         data -> Text,
+        account_id -> Nullable<Text>,
     }
 }
 
@@ -391,6 +392,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        end_date -> Nullable<Text>,
     }
 }
 
@@ -504,6 +506,9 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         deleted_at -> Nullable<BigInt>,
+        asset_id -> Nullable<Text>,
+        unknown_asset -> Bool,
+        in_warranty -> Nullable<Bool>,
     }
 }
 
@@ -514,7 +519,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    assets (id) {
+        id -> Text,
+        serial_number -> Text,
+        product_model -> Nullable<Text>,
+        account_id -> Text,
+        contract_id -> Nullable<Text>,
+        work_order_id -> Nullable<Text>,
+        installed_at -> Nullable<BigInt>,
+        warranty_until -> Nullable<Text>,
+        status -> Text,
+        custom -> Text,
+        created_by -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    account_signals (id) {
+        id -> Text,
+        account_id -> Text,
+        reason -> Text,
+        subject_id -> Text,
+        period_key -> Text,
+        asset_id -> Nullable<Text>,
+        contract_id -> Nullable<Text>,
+        detail -> Text,
+        raised_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    assets,
+    account_signals,
     opportunities,
     opportunity_stages,
     quotes,

@@ -50,6 +50,12 @@ pub struct WorkOrderRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
+    /// The installed unit `device_sn` names, when it is in the installed base.
+    pub asset_id: Option<String>,
+    /// `device_sn` is set but names no known asset.
+    pub unknown_asset: bool,
+    /// Whether the asset's warranty covered the order's creation day.
+    pub in_warranty: Option<bool>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &WorkOrderRow) -> QueryResult<()> {

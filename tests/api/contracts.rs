@@ -7,17 +7,17 @@ use serde_json::{json, Value};
 use crate::helpers::{raw_conn, spawn_with, Resp, TestApp};
 
 /// The people of a deal and its back office.
-struct Org {
-    rep: String,
-    manager: String,
-    legal: String,
-    finance: String,
-    implementation: String,
-    implementation_id: String,
-    service: String,
+pub struct Org {
+    pub rep: String,
+    pub manager: String,
+    pub legal: String,
+    pub finance: String,
+    pub implementation: String,
+    pub implementation_id: String,
+    pub service: String,
 }
 
-async fn org(app: &TestApp) -> Org {
+pub async fn org(app: &TestApp) -> Org {
     let team = app.create_team("华东").await;
     let (_, manager) = app.user("east.boss", "manager", Some(&team)).await;
     let (_, rep) = app.user("east.rep", "sales", Some(&team)).await;
@@ -37,7 +37,7 @@ async fn org(app: &TestApp) -> Org {
 }
 
 /// A deal owned by the rep on a new account, opened directly.
-async fn deal(app: &TestApp, o: &Org, account: &str) -> String {
+pub async fn deal(app: &TestApp, o: &Org, account: &str) -> String {
     let a = app
         .post("/accounts", &o.rep, json!({"name": account}))
         .await;
@@ -54,14 +54,27 @@ async fn deal(app: &TestApp, o: &Org, account: &str) -> String {
 }
 
 async fn contract(app: &TestApp, o: &Org, opp: &str, number: &str, amount: i64) -> String {
-    let c = app
-        .post("/contracts", &o.rep, json!({"opportunity_id": opp, "number": number, "title": "采购合同", "amount_cents": amount}))
-        .await;
+    contract_with(app, o, opp, number, amount, json!({})).await
+}
+
+async fn contract_with(
+    app: &TestApp,
+    o: &Org,
+    opp: &str,
+    number: &str,
+    amount: i64,
+    extra: Value,
+) -> String {
+    let mut body = json!({"opportunity_id": opp, "number": number, "title": "采购合同", "amount_cents": amount});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let c = app.post("/contracts", &o.rep, body).await;
     assert_eq!(c.status, 201, "{}", c.text);
     c.id()
 }
 
-fn ok(r: &Resp) -> &Value {
+pub fn ok(r: &Resp) -> &Value {
     assert!(r.status.is_success(), "{} {}", r.status, r.text);
     &r.body
 }
@@ -69,7 +82,19 @@ fn ok(r: &Resp) -> &Value {
 /// A contract taken through review and signing; returns its id.
 async fn signed(app: &TestApp, o: &Org, number: &str, amount: i64) -> String {
     let opp = deal(app, o, &format!("{number} 客户")).await;
-    let id = contract(app, o, &opp, number, amount).await;
+    signed_on(app, o, &opp, number, amount, json!({})).await
+}
+
+/// A contract of `opp` (with `extra` create fields) taken through review and signing.
+pub async fn signed_on(
+    app: &TestApp,
+    o: &Org,
+    opp: &str,
+    number: &str,
+    amount: i64,
+    extra: Value,
+) -> String {
+    let id = contract_with(app, o, opp, number, amount, extra).await;
     ok(&app
         .post(&format!("/contracts/{id}/submit"), &o.rep, Value::Null)
         .await);

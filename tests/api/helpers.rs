@@ -73,6 +73,7 @@ pub fn test_settings(database_url: &str) -> Settings {
         idempotency_ttl_secs: 24 * 3600,
         public_url: None,
         workers: 2,
+        time_zone: chrono_tz::Asia::Shanghai,
     }
 }
 

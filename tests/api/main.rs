@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod contracts;
 mod conventions;
+mod customer360;
 mod dedup;
 mod demo;
 mod helpers;

@@ -1,0 +1,13 @@
+DROP TABLE account_signals;
+DROP INDEX events_entity_idx;
+DROP INDEX events_account_idx;
+ALTER TABLE events DROP COLUMN account_id;
+DROP INDEX contracts_end_date_idx;
+ALTER TABLE contracts DROP COLUMN end_date;
+DROP INDEX work_orders_contact_phone_idx;
+DROP INDEX work_orders_account_idx;
+DROP INDEX work_orders_asset_idx;
+ALTER TABLE work_orders DROP COLUMN in_warranty;
+ALTER TABLE work_orders DROP COLUMN unknown_asset;
+ALTER TABLE work_orders DROP COLUMN asset_id;
+DROP TABLE assets;
