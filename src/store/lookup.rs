@@ -122,14 +122,23 @@ pub fn open_orders(
         .load(conn)
 }
 
-/// When the account's equipment was last maintained or repaired (customer sign-off).
+/// When the account's equipment was last maintained or repaired (customer sign-off): one
+/// index seek per order type on `(account_id, type, resolved_at)`.
 pub fn last_maintenance(conn: &mut DbConnection, account_id: &str) -> QueryResult<Option<i64>> {
-    work_orders::table
-        .filter(work_orders::account_id.eq(account_id))
-        .filter(work_orders::type_.eq_any(["maintenance", "repair"]))
-        .filter(work_orders::deleted_at.is_null())
-        .select(diesel::dsl::max(work_orders::resolved_at))
-        .first(conn)
+    let mut latest = None;
+    for kind in ["maintenance", "repair"] {
+        let at: Option<Option<i64>> = work_orders::table
+            .filter(work_orders::account_id.eq(account_id))
+            .filter(work_orders::type_.eq(kind))
+            .filter(work_orders::resolved_at.is_not_null())
+            .filter(work_orders::deleted_at.is_null())
+            .order(work_orders::resolved_at.desc())
+            .select(work_orders::resolved_at)
+            .first(conn)
+            .optional()?;
+        latest = latest.max(at.flatten());
+    }
+    Ok(latest)
 }
 
 /// Signed or live contracts of an account.

@@ -23,11 +23,15 @@ ALTER TABLE work_orders ADD COLUMN asset_id TEXT REFERENCES assets(id);
 ALTER TABLE work_orders ADD COLUMN unknown_asset BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE work_orders ADD COLUMN in_warranty BOOLEAN;
 CREATE INDEX work_orders_asset_idx ON work_orders (asset_id, created_at);
-CREATE INDEX work_orders_account_idx ON work_orders (account_id, status);
-CREATE INDEX work_orders_contact_phone_idx ON work_orders (contact_phone);
+CREATE INDEX work_orders_account_idx ON work_orders (account_id, id);
+CREATE INDEX work_orders_account_resolved_idx ON work_orders (account_id, type, resolved_at);
+CREATE INDEX work_orders_contact_phone_idx ON work_orders (contact_phone, id);
+DROP INDEX work_orders_device_sn_idx;
+CREATE INDEX work_orders_device_sn_idx ON work_orders (device_sn, id);
 
 ALTER TABLE contracts ADD COLUMN end_date TEXT;
 CREATE INDEX contracts_end_date_idx ON contracts (end_date);
+CREATE INDEX contracts_account_idx ON contracts (account_id, id);
 
 ALTER TABLE events ADD COLUMN account_id TEXT;
 CREATE INDEX events_account_idx ON events (account_id, id);
