@@ -175,16 +175,20 @@ pub async fn account_timeline(
     q: web::Query<TimelineQuery>,
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let (limit, before) = PageParams {
+    let (limit, _) = PageParams {
         limit: q.limit,
-        cursor: q.before,
+        cursor: None,
     }
     .resolve()?;
-    let before = match before {
+    let before = match q.before.as_deref() {
         None => None,
-        Some(k) => Some(k.parse::<i64>().map_err(|_| {
-            AppError::field("before", "invalid_format", "not a cursor from this API")
-        })?),
+        Some(c) => Some(
+            crate::domain::cursor::decode(c)
+                .and_then(|k| k.parse::<i64>().ok())
+                .ok_or_else(|| {
+                    AppError::field("before", "invalid_format", "not a cursor from this API")
+                })?,
+        ),
     };
     let types = match q.types.as_deref() {
         None | Some("") => None,

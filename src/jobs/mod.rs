@@ -6,6 +6,7 @@
 pub mod contracts;
 pub mod lead_timers;
 pub mod pipeline;
+pub mod renewal;
 pub mod service;
 
 use crate::service::Services;
@@ -33,7 +34,7 @@ pub async fn sweep(services: &Services) -> crate::error::AppResult<()> {
     pipeline::stalled(services).await?;
     contracts::nps_surveys(services).await?;
     service::sla_clocks(services).await?;
-    crate::service::renewal::evaluate(services).await?;
+    renewal::signals(services).await?;
     Ok(())
 }
 

@@ -33,12 +33,13 @@ pub const ASSET_WRITERS: &[Role] = &[
     Role::Integration,
 ];
 
-/// Engineers see the whole installed base (they service any unit); everyone else sees the
-/// assets of the accounts they may see.
+/// Whoever sees every work order, and engineers (they service any unit), see the whole
+/// installed base; everyone else sees the assets of the accounts they may see.
 pub fn scope_of(p: &Principal) -> RowScope {
-    match p.role {
-        Role::Engineer => RowScope::All,
-        _ => p.sales_scope(),
+    if p.role == Role::Engineer || super::work_orders::sees_all(p) {
+        RowScope::All
+    } else {
+        p.sales_scope()
     }
 }
 

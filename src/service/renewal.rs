@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 use super::config::{self, ConfigDoc};
 use super::{new_id, Ctx, Services, Uow};
 use crate::auth::require_role;
-use crate::bootstrap::SYSTEM_ACTOR;
 use crate::domain::asset::local_day;
 use crate::domain::audit::Change;
 use crate::domain::renewal::{horizon, repair_period, RenewalRules, SignalReason};
@@ -113,7 +112,7 @@ pub fn live(conn: &mut DbConnection, account_id: &str, now_ms: i64) -> AppResult
 }
 
 /// A signal a rule found, before it is raised.
-struct Candidate {
+pub struct Candidate {
     account_id: String,
     reason: SignalReason,
     subject_id: String,
@@ -134,12 +133,10 @@ fn end_of_day(day: &str, tz: Tz) -> i64 {
         .unwrap_or(0)
 }
 
-fn candidates(
-    conn: &mut DbConnection,
-    rules: &RenewalRules,
-    now_ms: i64,
-    tz: Tz,
-) -> AppResult<Vec<Candidate>> {
+/// The signals the configured rules call for that are not raised yet (each rule at most
+/// `BATCH` per call).
+pub fn due(conn: &mut DbConnection, now_ms: i64, tz: Tz) -> AppResult<Vec<Candidate>> {
+    let (rules, _, _) = config::current::<RenewalRules>(conn)?;
     let today = local_day(crate::domain::time::from_millis(now_ms), tz);
     let today_s = today.to_string();
     let mut out = Vec::new();
@@ -208,7 +205,7 @@ fn candidates(
 
 /// Raises one signal unless another instance did first: the row, an audit entry on the
 /// account and `account.renewal_signal`.
-fn raise(uow: &mut Uow<'_>, c: Candidate) -> AppResult<()> {
+pub fn raise(uow: &mut Uow<'_>, c: Candidate) -> AppResult<()> {
     if assets::signal_exists(uow.conn, c.reason.as_str(), &c.subject_id, &c.period_key)? {
         return Ok(());
     }
@@ -240,29 +237,4 @@ fn raise(uow: &mut Uow<'_>, c: Candidate) -> AppResult<()> {
                "expires_at": rfc3339(row.expires_at)}),
     );
     Ok(())
-}
-
-/// One sweep: evaluates every rule and raises what is new. Returns how many were raised.
-pub async fn evaluate(svc: &Services) -> AppResult<usize> {
-    let (now, tz) = (svc.now().timestamp_millis(), svc.settings.time_zone);
-    let found = svc
-        .read(move |conn| {
-            let (rules, _, _) = config::current::<RenewalRules>(conn)?;
-            candidates(conn, &rules, now, tz)
-        })
-        .await?;
-    let n = found.len();
-    for c in found {
-        let result = svc
-            .write_as(SYSTEM_ACTOR.into(), "sweeper".into(), move |uow| {
-                raise(uow, c)
-            })
-            .await;
-        match result {
-            // Another instance raised the same signal between our check and insert.
-            Err(e) if e.code == "conflict" => {}
-            other => other?,
-        }
-    }
-    Ok(n)
 }

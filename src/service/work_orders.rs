@@ -495,6 +495,8 @@ fn edit(uow: &mut Uow<'_>, old: WorkOrderRow, mut new: WorkOrderRow) -> AppResul
     }
     let new = save(uow, &old, new, "update")?;
     if new.asset_id != old.asset_id {
+        // The order now names another unit: the one it named is no longer in repair for it.
+        super::assets::repair_finished(uow, &old)?;
         super::assets::repair_opened(uow, &new)?;
     }
     Ok(new)
@@ -589,6 +591,9 @@ pub async fn delete(svc: &Services, ctx: &Ctx, id: String, if_match: Option<i64>
         };
         uow.audit(ENTITY, &id, "delete", &[change]);
         uow.event("work_order.deleted", ENTITY, &id, json!({"id": id}));
+        if !is_closed(&old) {
+            super::assets::repair_finished(uow, &old)?;
+        }
         Ok(())
     })
     .await

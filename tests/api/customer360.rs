@@ -84,6 +84,10 @@ async fn close(app: &TestApp, d: &Desk, id: &str) -> Value {
     .await
 }
 
+async fn status_of(app: &TestApp, asset: &str, token: &str) -> Value {
+    app.get(&format!("/assets/{asset}"), token).await.body["status"].clone()
+}
+
 async fn events_of(app: &TestApp, types: &str) -> Vec<Value> {
     app.get(&format!("/events?types={types}&limit=500"), &app.admin)
         .await
@@ -223,6 +227,35 @@ async fn work_orders_link_to_their_asset_and_show_its_warranty() {
         .get(&format!("/assets/{}", covered.id()), &d.service)
         .await;
     assert_eq!(a.body["status"], "active");
+    // A repair whose serial is corrected to another unit, or that is deleted, releases it.
+    let r5 = order(&app, &d, json!({"device_sn": "QM-ENDO-1-0100"})).await;
+    assert_eq!(
+        status_of(&app, &covered.id(), &d.service).await,
+        "in_repair"
+    );
+    let moved = app
+        .patch(
+            &format!("/work-orders/{}", r5["id"].as_str().unwrap()),
+            &d.service,
+            json!({"device_sn": "QM-ENDO-1-7777"}),
+            None,
+        )
+        .await;
+    assert_eq!(moved.body["unknown_asset"], true, "{}", moved.text);
+    assert_eq!(status_of(&app, &covered.id(), &d.service).await, "active");
+    let r6 = order(&app, &d, json!({"device_sn": "QM-ENDO-1-0100"})).await;
+    assert_eq!(
+        status_of(&app, &covered.id(), &d.service).await,
+        "in_repair"
+    );
+    let gone = app
+        .delete(
+            &format!("/work-orders/{}", r6["id"].as_str().unwrap()),
+            &app.admin,
+        )
+        .await;
+    assert!(gone.status.is_success(), "{}", gone.text);
+    assert_eq!(status_of(&app, &covered.id(), &d.service).await, "active");
 
     // Out of warranty.
     let r3 = order(&app, &d, json!({"device_sn": "QM-ENDO-1-0200"})).await;
@@ -348,6 +381,13 @@ async fn work_orders_link_to_their_asset_and_show_its_warranty() {
     )
     .await
     .assert_problem(403, "forbidden");
+    // A manager sees the whole installed base, like every work order.
+    let team = app.create_team("服务部").await;
+    let (_, manager) = app.user("svc.boss", "manager", Some(&team)).await;
+    let seen = app
+        .get(&format!("/assets/{}", covered.id()), &manager)
+        .await;
+    assert_eq!(seen.status, 200, "{}", seen.text);
     // A rep sees no assets of accounts that are not theirs.
     app.get(&format!("/assets/{}", covered.id()), &rep)
         .await
@@ -477,12 +517,14 @@ async fn the_timeline_mixes_every_kind_newest_first_pages_and_hides_what_the_cal
     )
     .await
     .assert_problem(422, "validation_failed");
-    app.get(
-        &format!("/accounts/{account}/timeline?before=zzz"),
-        &app.admin,
-    )
-    .await
-    .assert_problem(422, "validation_failed");
+    let bad_cursor = app
+        .get(
+            &format!("/accounts/{account}/timeline?before=zzz"),
+            &app.admin,
+        )
+        .await;
+    bad_cursor.assert_problem(422, "validation_failed");
+    assert_eq!(bad_cursor.body["errors"][0]["field"], "before");
 
     // rep1 owns the account: sees their lead and deal, not rep2's deal nor the work order.
     let mine = app
