@@ -21,6 +21,56 @@ pub struct Settings {
     pub workers: usize,
     /// The company's zone: where calendar days (warranty and contract end dates) begin.
     pub time_zone: chrono_tz::Tz,
+    pub webhooks: WebhookSettings,
+    pub imports: ImportSettings,
+    /// Events not tied to an account leave the change feed after this many seconds
+    /// (`None`: kept).
+    pub event_retention_secs: Option<i64>,
+}
+
+/// The webhook delivery worker.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// How often the worker looks for new events and due retries.
+    pub poll_interval: Duration,
+    /// One attempt's time limit.
+    pub timeout: Duration,
+    /// Scales the retry schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h); tests shrink it.
+    pub retry_multiplier: f64,
+    /// A subscription whose attempts have all failed for this long is disabled.
+    pub disable_after_secs: i64,
+    /// Finished deliveries and their attempts are kept this long.
+    pub log_retention_secs: i64,
+}
+
+/// Bulk imports.
+#[derive(Debug, Clone)]
+pub struct ImportSettings {
+    /// The largest accepted file (413 above).
+    pub max_bytes: usize,
+    /// Rows per transaction.
+    pub batch_rows: usize,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            poll_interval: Duration::from_millis(1000),
+            timeout: Duration::from_secs(10),
+            retry_multiplier: 1.0,
+            disable_after_secs: 24 * 3600,
+            log_retention_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+impl Default for ImportSettings {
+    fn default() -> Self {
+        ImportSettings {
+            max_bytes: 32 * 1024 * 1024,
+            batch_rows: 500,
+        }
+    }
 }
 
 /// Where the company's calendar days begin unless `CRMFLOW_TIME_ZONE` says otherwise.
@@ -79,6 +129,21 @@ impl Settings {
             public_url: var("CRMFLOW_PUBLIC_URL"),
             workers: workers.max(1),
             time_zone,
+            webhooks: WebhookSettings {
+                poll_interval: Duration::from_millis(num("CRMFLOW_WEBHOOK_POLL_MS", 1000)?),
+                timeout: Duration::from_millis(num("CRMFLOW_WEBHOOK_TIMEOUT_MS", 10_000)?),
+                retry_multiplier: num("CRMFLOW_WEBHOOK_RETRY_MULTIPLIER", 1.0)?,
+                disable_after_secs: num("CRMFLOW_WEBHOOK_DISABLE_AFTER_SECS", 24 * 3600)?,
+                log_retention_secs: num("CRMFLOW_WEBHOOK_LOG_RETENTION_SECS", 30 * 24 * 3600)?,
+            },
+            imports: ImportSettings {
+                max_bytes: num("CRMFLOW_IMPORT_MAX_BYTES", 32 * 1024 * 1024)?,
+                batch_rows: num("CRMFLOW_IMPORT_BATCH_ROWS", 500usize)?.max(1),
+            },
+            event_retention_secs: match num("CRMFLOW_EVENT_RETENTION_SECS", 0i64)? {
+                0 => None,
+                n => Some(n.max(1)),
+            },
         })
     }
 }

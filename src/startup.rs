@@ -25,19 +25,22 @@ pub struct Application {
     server: Server,
     port: u16,
     services: Services,
-    sweeper: actix_web::rt::task::JoinHandle<()>,
+    /// The sweeper, the webhook worker and the import worker.
+    jobs: Vec<actix_web::rt::task::JoinHandle<()>>,
 }
 
 /// Stops a running application: the HTTP server (without waiting for in-flight requests:
-/// what a crash looks like to clients) and the sweeper.
+/// what a crash looks like to clients) and the background jobs.
 pub struct StopHandle {
     server: actix_web::dev::ServerHandle,
-    sweeper: tokio::task::AbortHandle,
+    jobs: Vec<tokio::task::AbortHandle>,
 }
 
 impl StopHandle {
     pub async fn stop(self) {
-        self.sweeper.abort();
+        for job in &self.jobs {
+            job.abort();
+        }
         self.server.stop(false).await;
     }
 }
@@ -103,13 +106,17 @@ impl Application {
             .local_addr()
             .map_err(|e| AppError::internal(e.to_string()))?
             .port();
-        let sweeper = crate::jobs::spawn(services.clone());
+        let jobs = vec![
+            crate::jobs::spawn(services.clone()),
+            crate::jobs::webhooks::spawn(services.clone()),
+            crate::jobs::imports::spawn(services.clone()),
+        ];
         let server = http_server(services.clone(), listener, &settings)?;
         Ok(Application {
             server,
             port,
             services,
-            sweeper,
+            jobs,
         })
     }
 
@@ -125,14 +132,16 @@ impl Application {
     pub fn stop_handle(&self) -> StopHandle {
         StopHandle {
             server: self.server.handle(),
-            sweeper: self.sweeper.abort_handle(),
+            jobs: self.jobs.iter().map(|j| j.abort_handle()).collect(),
         }
     }
 
-    /// Serves until SIGTERM/SIGINT (in-flight requests finish first), then stops the sweeper.
+    /// Serves until SIGTERM/SIGINT (in-flight requests finish first), then stops the background jobs.
     pub async fn run(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.sweeper.abort();
+        for job in &self.jobs {
+            job.abort();
+        }
         result
     }
 }

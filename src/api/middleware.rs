@@ -108,9 +108,14 @@ pub async fn idempotency_keys(
     };
     req.extensions_mut().insert(principal.clone());
 
-    let body = match req.extract::<web::Bytes>().await {
+    let limit = if req.path().ends_with("/imports") {
+        state.services.settings.imports.max_bytes
+    } else {
+        state.services.settings.body_limit_bytes
+    };
+    let body = match super::integration::read_body(req.take_payload(), limit).await {
         Ok(b) => b,
-        Err(e) => return Ok(req.error_response(e).map_into_boxed_body()),
+        Err(e) => return Ok(problem(req, e)),
     };
     let mut hasher = Sha256::new();
     hasher.update(req.method().as_str().as_bytes());

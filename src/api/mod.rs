@@ -6,6 +6,7 @@ pub mod auth;
 pub mod contracts;
 pub mod customer360;
 pub mod extract;
+pub mod integration;
 pub mod lead_config;
 pub mod leads;
 pub mod middleware;
@@ -164,7 +165,18 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(customer360::put_renewal_rules)
         .service(trust::list_audit)
         .service(trust::verify_audit)
-        .service(trust::list_events);
+        .service(trust::list_events)
+        .service(integration::create_webhook)
+        .service(integration::list_webhooks)
+        .service(integration::get_webhook)
+        .service(integration::update_webhook)
+        .service(integration::delete_webhook)
+        .service(integration::list_deliveries)
+        .service(integration::test_webhook)
+        .service(integration::redeliver)
+        .service(integration::create_import)
+        .service(integration::get_import)
+        .service(integration::link_external_ref);
 }
 
 /// Registers the operations endpoints (no prefix).
@@ -200,7 +212,7 @@ same key and body replays the first response with `Idempotent-Replayed: true`.",
         (name = "service", description = "Work orders, routing rules, SLA policies"),
         (name = "customer-360", description = "Installed base, account timeline, caller lookup, renewal signals"),
         (name = "trust", description = "Audit trail"),
-        (name = "integration", description = "Change feed"),
+        (name = "integration", description = "Change feed, webhooks (standard, DingTalk, Feishu, WeCom), bulk imports"),
         (name = "ops", description = "Health, readiness, metrics"),
     )
 )]

@@ -2,7 +2,8 @@
 
 use crate::domain::role::{sales_scope, Role, RowScope};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PrincipalKind {
     User,
     ApiKey,
@@ -10,7 +11,7 @@ pub enum PrincipalKind {
 
 /// A caller whose credentials checked out, with what was current in the database when the
 /// request arrived (role, team, active flag), so deactivation and role changes apply at once.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Principal {
     pub kind: PrincipalKind,
     /// The user id, or the API key id.

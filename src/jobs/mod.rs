@@ -4,10 +4,12 @@
 //! version is unchanged, so a timer fires once even when two instances see it due.
 
 pub mod contracts;
+pub mod imports;
 pub mod lead_timers;
 pub mod pipeline;
 pub mod renewal;
 pub mod service;
+pub mod webhooks;
 
 use crate::service::Services;
 use crate::store::idempotency;
@@ -35,6 +37,26 @@ pub async fn sweep(services: &Services) -> crate::error::AppResult<()> {
     contracts::nps_surveys(services).await?;
     service::sla_clocks(services).await?;
     renewal::signals(services).await?;
+    expire_feed(services).await?;
+    Ok(())
+}
+
+/// Retention: change-feed events past `CRMFLOW_EVENT_RETENTION_SECS` (account events
+/// stay for the timeline) and finished webhook deliveries past their log retention.
+async fn expire_feed(services: &Services) -> crate::error::AppResult<()> {
+    let now = services.now().timestamp_millis();
+    let (retention, hooks) = (
+        services.settings.event_retention_secs,
+        services.settings.webhooks.clone(),
+    );
+    let n = services
+        .db_write(move |conn| {
+            crate::service::webhook_delivery::expire(conn, now, retention, &hooks)
+        })
+        .await?;
+    if n > 0 {
+        log::debug!("expired {n} change-feed events and webhook deliveries");
+    }
     Ok(())
 }
 

@@ -431,6 +431,17 @@ pub async fn create(svc: &Services, ctx: &Ctx, input: AccountInput) -> AppResult
     .await
 }
 
+/// Accounts for `POST /accounts/{id}/external-refs`.
+pub const LINKABLE: refs::Linkable = refs::Linkable {
+    entity: ENTITY,
+    writers: ACCOUNT_WRITERS,
+    visible: |conn, p, id| {
+        accounts::find_scoped(conn, id, &p.sales_scope())?
+            .map(|_| ())
+            .ok_or_else(|| AppError::not_found("account"))
+    },
+};
+
 pub async fn get(svc: &Services, ctx: &Ctx, id: String) -> AppResult<AccountView> {
     let scope = ctx.principal.sales_scope();
     let now = svc.now().timestamp_millis();
@@ -509,29 +520,60 @@ pub async fn upsert_by_external(
             requested_owner.clone(),
         );
         svc.write(ctx, move |uow| {
-            let scope = p2.sales_scope();
-            match refs_resolve(uow.conn, &sys, &ext)? {
-                Some(id) => {
-                    let old = accounts::find_scoped(uow.conn, &id, &scope)?
-                        .ok_or_else(|| AppError::not_found("account"))?;
-                    let mut f = f;
-                    if req_owner.is_none() {
-                        f.owner_id = old.owner_id.clone();
-                    }
-                    let row = update_account(uow, &p2, old, f)?;
-                    Ok((view(uow.conn, row)?, false))
-                }
-                None => {
-                    let mut f = f;
-                    f.owner_id = owner_for_create(&p2, req_owner)?;
-                    let row = insert_account(uow, &p2, f)?;
-                    refs::link(uow.conn, ENTITY, &sys, &ext, &row.id, uow.now_ms)?;
-                    Ok((view(uow.conn, row)?, true))
-                }
-            }
+            let (row, created) = upsert_in(uow, &p2, &sys, &ext, f, req_owner)?;
+            Ok((view(uow.conn, row)?, created))
         })
     })
     .await
+}
+
+fn upsert_in(
+    uow: &mut Uow<'_>,
+    p: &Principal,
+    system: &str,
+    external_id: &str,
+    mut f: Fields,
+    requested_owner: Option<String>,
+) -> AppResult<(AccountRow, bool)> {
+    match refs_resolve(uow.conn, system, external_id)? {
+        Some(id) => {
+            let old = accounts::find_scoped(uow.conn, &id, &p.sales_scope())?
+                .ok_or_else(|| AppError::not_found("account"))?;
+            if requested_owner.is_none() {
+                f.owner_id = old.owner_id.clone();
+            }
+            Ok((update_account(uow, p, old, f)?, false))
+        }
+        None => {
+            f.owner_id = owner_for_create(p, requested_owner)?;
+            let row = insert_account(uow, p, f)?;
+            refs::link(uow.conn, ENTITY, system, external_id, &row.id, uow.now_ms)?;
+            Ok((row, true))
+        }
+    }
+}
+
+/// One imported row inside the import's unit of work, as `POST /accounts` or the upsert
+/// would handle it; `true` when created.
+pub fn import_in(
+    uow: &mut Uow<'_>,
+    p: &Principal,
+    input: AccountInput,
+    external: Option<(&str, &str)>,
+) -> AppResult<bool> {
+    let mut f = Fields::parse(input)?;
+    let requested_owner = f.owner_id.clone();
+    match external {
+        Some((system, external_id)) => {
+            refs::validate(system, external_id)?;
+            Ok(upsert_in(uow, p, system, external_id, f, requested_owner)?.1)
+        }
+        None => {
+            f.owner_id = owner_for_create(p, requested_owner)?;
+            insert_account(uow, p, f)?;
+            Ok(true)
+        }
+    }
 }
 
 fn refs_resolve(

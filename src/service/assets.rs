@@ -436,6 +436,13 @@ fn load(conn: &mut DbConnection, p: &Principal, id: &str) -> AppResult<AssetRow>
     assets::find_scoped(conn, id, &scope_of(p))?.ok_or_else(|| AppError::not_found("asset"))
 }
 
+/// Assets for `POST /assets/{id}/external-refs`.
+pub const LINKABLE: refs::Linkable = refs::Linkable {
+    entity: ENTITY,
+    writers: ASSET_WRITERS,
+    visible: |conn, p, id| load(conn, p, id).map(|_| ()),
+};
+
 pub async fn get(svc: &Services, ctx: &Ctx, id: String) -> AppResult<AssetView> {
     let (p, today) = (ctx.principal.clone(), today(svc));
     svc.read(move |conn| {

@@ -540,6 +540,21 @@ pub async fn create(svc: &Services, ctx: &Ctx, i: ContractInput) -> AppResult<Co
     .await
 }
 
+/// Contracts for `POST /contracts/{id}/external-refs`: whoever works on contracts.
+pub const LINKABLE: super::refs::Linkable = super::refs::Linkable {
+    entity: ENTITY,
+    writers: &[
+        Role::Admin,
+        Role::Director,
+        Role::Manager,
+        Role::Sales,
+        Role::Legal,
+        Role::Finance,
+        Role::Integration,
+    ],
+    visible: |conn, p, id| load(conn, p, id, None).map(|_| ()),
+};
+
 pub async fn get(svc: &Services, ctx: &Ctx, id: String) -> AppResult<ContractView> {
     let p = ctx.principal.clone();
     svc.read(move |conn| {

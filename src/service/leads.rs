@@ -480,6 +480,17 @@ pub async fn create(svc: &Services, ctx: &Ctx, input: LeadInput) -> AppResult<Le
     .await
 }
 
+/// Leads for `POST /leads/{id}/external-refs`.
+pub const LINKABLE: refs::Linkable = refs::Linkable {
+    entity: ENTITY,
+    writers: LEAD_WRITERS,
+    visible: |conn, p, id| {
+        leads::find_scoped(conn, id, &p.sales_scope())?
+            .map(|_| ())
+            .ok_or_else(|| AppError::not_found("lead"))
+    },
+};
+
 pub async fn get(svc: &Services, ctx: &Ctx, id: String) -> AppResult<LeadView> {
     let scope = ctx.principal.sales_scope();
     svc.read(move |conn| {
@@ -582,23 +593,55 @@ pub async fn upsert_by_external(
             external_id.clone(),
             f.clone(),
         );
-        svc.write(ctx, move |uow| match crate::store::external_refs::resolve(
-            uow.conn, ENTITY, &sys, &ext,
-        )? {
-            Some(id) => {
-                let old = leads::find_scoped(uow.conn, &id, &p.sales_scope())?
-                    .ok_or_else(|| AppError::not_found("lead"))?;
-                let row = update_lead(uow, old, f)?;
-                Ok((view(uow.conn, row)?, false))
-            }
-            None => {
-                let row = insert_lead(uow, &p, f)?;
-                refs::link(uow.conn, ENTITY, &sys, &ext, &row.id, uow.now_ms)?;
-                Ok((view(uow.conn, row)?, true))
-            }
+        svc.write(ctx, move |uow| {
+            let (row, created) = upsert_in(uow, &p, &sys, &ext, f)?;
+            Ok((view(uow.conn, row)?, created))
         })
     })
     .await
+}
+
+fn upsert_in(
+    uow: &mut Uow<'_>,
+    p: &Principal,
+    system: &str,
+    external_id: &str,
+    f: Fields,
+) -> AppResult<(LeadRow, bool)> {
+    match crate::store::external_refs::resolve(uow.conn, ENTITY, system, external_id)? {
+        Some(id) => {
+            let old = leads::find_scoped(uow.conn, &id, &p.sales_scope())?
+                .ok_or_else(|| AppError::not_found("lead"))?;
+            Ok((update_lead(uow, old, f)?, false))
+        }
+        None => {
+            let row = insert_lead(uow, p, f)?;
+            refs::link(uow.conn, ENTITY, system, external_id, &row.id, uow.now_ms)?;
+            Ok((row, true))
+        }
+    }
+}
+
+/// One imported row inside the import's unit of work: created, or (with an external id
+/// already known) updated, exactly as `POST /leads` and the upsert would; `true` when
+/// created.
+pub fn import_in(
+    uow: &mut Uow<'_>,
+    p: &Principal,
+    input: LeadInput,
+    external: Option<(&str, &str)>,
+) -> AppResult<bool> {
+    let f = Fields::parse(input)?;
+    match external {
+        Some((system, external_id)) => {
+            refs::validate(system, external_id)?;
+            Ok(upsert_in(uow, p, system, external_id, f)?.1)
+        }
+        None => {
+            insert_lead(uow, p, f)?;
+            Ok(true)
+        }
+    }
 }
 
 /// The audit entries of one lead, oldest first.

@@ -13,6 +13,7 @@ pub mod contacts;
 pub mod contracts;
 pub mod dedup;
 pub mod events;
+pub mod imports;
 pub mod input;
 pub mod lead_flow;
 pub mod leads;
@@ -28,6 +29,8 @@ pub mod rules;
 pub mod scoring;
 pub mod service_rules;
 pub mod timeline;
+pub mod webhook_delivery;
+pub mod webhooks;
 pub mod work_orders;
 
 use std::sync::Arc;
@@ -97,6 +100,27 @@ impl Uow<'_> {
     /// `store::journal::lock_head`).
     pub fn serialize(&mut self) -> AppResult<()> {
         Ok(crate::store::journal::lock_head(self.conn)?)
+    }
+
+    /// Runs `f` in a savepoint: when it fails, its database writes, audit entries and
+    /// events are undone and the unit of work carries on (one row of an import).
+    pub fn savepoint<T>(&mut self, f: impl FnOnce(&mut Uow<'_>) -> AppResult<T>) -> AppResult<T> {
+        use diesel::connection::{Connection, TransactionManager};
+        type Tm = <DbConnection as Connection>::TransactionManager;
+        let (audits, events) = (self.audits.len(), self.events.len());
+        Tm::begin_transaction(self.conn)?;
+        match f(self) {
+            Ok(v) => {
+                Tm::commit_transaction(self.conn)?;
+                Ok(v)
+            }
+            Err(e) => {
+                Tm::rollback_transaction(self.conn)?;
+                self.audits.truncate(audits);
+                self.events.truncate(events);
+                Err(e)
+            }
+        }
     }
 
     /// A position in this unit of work's events, for [`Uow::event_before`].

@@ -3,7 +3,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{AppResult, FieldError};
+use super::{Ctx, Services};
+use crate::auth::{require_role, Principal};
+use crate::domain::role::Role;
+use crate::error::{AppError, AppResult, FieldError};
 use crate::store::external_refs::{self, ExternalRefRow};
 use crate::store::DbConnection;
 
@@ -92,6 +95,63 @@ pub fn link(
             created_at: at,
         },
     )
+}
+
+/// Which records carry external ids, who may link them, and how to check that the caller
+/// sees the record.
+#[derive(Clone, Copy)]
+pub struct Linkable {
+    pub entity: &'static str,
+    pub writers: &'static [Role],
+    pub visible: fn(&mut DbConnection, &Principal, &str) -> AppResult<()>,
+}
+
+/// Gives a record the id another system knows it by, so that this system's upserts
+/// (`PUT /…/by-external/{system}/{external_id}`) update it: a record may carry ids from
+/// several systems (ERP and MES). Linking an id the record already has is a no-op; an id
+/// that names another record answers 409 `duplicate`.
+pub async fn attach(
+    svc: &Services,
+    ctx: &Ctx,
+    what: Linkable,
+    id: String,
+    r: ExternalRef,
+) -> AppResult<Vec<ExternalRef>> {
+    require_role(&ctx.principal, what.writers)?;
+    validate(&r.system, &r.external_id)?;
+    let p = ctx.principal.clone();
+    svc.write(ctx, move |uow| {
+        (what.visible)(uow.conn, &p, &id)?;
+        let before = load(uow.conn, what.entity, &id)?;
+        match external_refs::resolve(uow.conn, what.entity, &r.system, &r.external_id)? {
+            Some(owner) if owner == id => {}
+            Some(_) => {
+                return Err(AppError::duplicate(format!(
+                    "{}/{} already names another {}",
+                    r.system, r.external_id, what.entity
+                )))
+            }
+            None => {
+                link(
+                    uow.conn,
+                    what.entity,
+                    &r.system,
+                    &r.external_id,
+                    &id,
+                    uow.now_ms,
+                )?;
+                let after = load(uow.conn, what.entity, &id)?;
+                let change = crate::domain::audit::Change {
+                    field: "external_refs".into(),
+                    old: serde_json::to_value(&before).unwrap_or_default(),
+                    new: serde_json::to_value(&after).unwrap_or_default(),
+                };
+                uow.audit(what.entity, &id, "link_external", &[change]);
+            }
+        }
+        load(uow.conn, what.entity, &id)
+    })
+    .await
 }
 
 /// Runs an upsert-by-external-id attempt until it does not lose a race: a concurrent

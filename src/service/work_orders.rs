@@ -450,6 +450,13 @@ pub async fn create(svc: &Services, ctx: &Ctx, i: WorkOrderInput) -> AppResult<W
     .await
 }
 
+/// Work orders for `POST /work-orders/{id}/external-refs`.
+pub const LINKABLE: refs::Linkable = refs::Linkable {
+    entity: ENTITY,
+    writers: WORK_ORDER_WRITERS,
+    visible: |conn, p, id| load(conn, p, id).map(|_| ()),
+};
+
 pub async fn get(svc: &Services, ctx: &Ctx, id: String) -> AppResult<WorkOrderView> {
     let p = ctx.principal.clone();
     svc.read(move |conn| {
@@ -618,39 +625,69 @@ pub async fn upsert_by_external(
             template.clone(),
         );
         svc.write(ctx, move |uow| {
-            let d = parse_input(i)?;
-            match crate::store::external_refs::resolve(uow.conn, ENTITY, &sys, &ext)? {
-                Some(id) => {
-                    let old = load(uow.conn, &p, &id)?;
-                    if old.account_id != d.account_id || old.type_ != d.type_.as_str() {
-                        return Err(AppError::field(
-                            "account_id",
-                            "immutable",
-                            "a work order keeps its account and type",
-                        ));
-                    }
-                    let new = WorkOrderRow {
-                        contact_name: d.contact_name,
-                        contact_phone: d.contact_phone,
-                        device_sn: d.device_sn,
-                        product_model: d.product_model,
-                        description: d.description,
-                        priority: d.priority,
-                        channel: d.channel,
-                        ..old.clone()
-                    };
-                    let row = edit(uow, old, new)?;
-                    Ok((view(uow.conn, row)?, false))
-                }
-                None => {
-                    let row = open_in(uow, d)?;
-                    refs::link(uow.conn, ENTITY, &sys, &ext, &row.id, uow.now_ms)?;
-                    Ok((view(uow.conn, row)?, true))
-                }
-            }
+            let (row, created) = upsert_in(uow, &p, &sys, &ext, parse_input(i)?)?;
+            Ok((view(uow.conn, row)?, created))
         })
     })
     .await
+}
+
+fn upsert_in(
+    uow: &mut Uow<'_>,
+    p: &Principal,
+    system: &str,
+    external_id: &str,
+    d: NewWorkOrder,
+) -> AppResult<(WorkOrderRow, bool)> {
+    match crate::store::external_refs::resolve(uow.conn, ENTITY, system, external_id)? {
+        Some(id) => {
+            let old = load(uow.conn, p, &id)?;
+            if old.account_id != d.account_id || old.type_ != d.type_.as_str() {
+                return Err(AppError::field(
+                    "account_id",
+                    "immutable",
+                    "a work order keeps its account and type",
+                ));
+            }
+            let new = WorkOrderRow {
+                contact_name: d.contact_name,
+                contact_phone: d.contact_phone,
+                device_sn: d.device_sn,
+                product_model: d.product_model,
+                description: d.description,
+                priority: d.priority,
+                channel: d.channel,
+                ..old.clone()
+            };
+            Ok((edit(uow, old, new)?, false))
+        }
+        None => {
+            let row = open_in(uow, d)?;
+            refs::link(uow.conn, ENTITY, system, external_id, &row.id, uow.now_ms)?;
+            Ok((row, true))
+        }
+    }
+}
+
+/// One imported row inside the import's unit of work, as `POST /work-orders` or the
+/// upsert would handle it; `true` when created.
+pub fn import_in(
+    uow: &mut Uow<'_>,
+    p: &Principal,
+    input: WorkOrderInput,
+    external: Option<(&str, &str)>,
+) -> AppResult<bool> {
+    let d = parse_input(input)?;
+    match external {
+        Some((system, external_id)) => {
+            refs::validate(system, external_id)?;
+            Ok(upsert_in(uow, p, system, external_id, d)?.1)
+        }
+        None => {
+            open_in(uow, d)?;
+            Ok(true)
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

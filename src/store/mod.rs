@@ -12,6 +12,7 @@ pub mod contacts;
 pub mod contracts;
 pub mod external_refs;
 pub mod idempotency;
+pub mod imports;
 pub mod journal;
 pub mod leads;
 pub mod lookup;
@@ -24,6 +25,7 @@ pub mod sequences;
 pub mod teams;
 pub mod timeline;
 pub mod users;
+pub mod webhooks;
 pub mod work_orders;
 
 use std::time::Duration;

@@ -553,7 +553,100 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        url -> Text,
+        secret -> Text,
+        event_types -> Text,
+        format -> Text,
+        active -> Bool,
+        description -> Nullable<Text>,
+        event_cursor -> BigInt,
+        failing_since -> Nullable<BigInt>,
+        disabled_at -> Nullable<BigInt>,
+        disabled_reason -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        created_by -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        webhook_id -> Text,
+        event_id -> BigInt,
+        event_type -> Text,
+        status -> Text,
+        attempts -> Integer,
+        round_failures -> Integer,
+        next_attempt_at -> BigInt,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Text,
+        delivery_id -> Text,
+        attempt -> Integer,
+        at -> BigInt,
+        status_code -> Nullable<Integer>,
+        latency_ms -> BigInt,
+        response_body -> Nullable<Text>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    imports (id) {
+        id -> Text,
+        entity -> Text,
+        dry_run -> Bool,
+        status -> Text,
+        total -> BigInt,
+        processed -> BigInt,
+        succeeded -> BigInt,
+        failed -> BigInt,
+        created_count -> BigInt,
+        updated_count -> BigInt,
+        payload -> Text,
+        principal -> Text,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        created_by -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    import_errors (import_id, seq) {
+        import_id -> Text,
+        seq -> BigInt,
+        row_no -> BigInt,
+        field -> Nullable<Text>,
+        code -> Text,
+        message -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    webhooks,
+    webhook_deliveries,
+    webhook_attempts,
+    imports,
+    import_errors,
     assets,
     account_signals,
     opportunities,

@@ -74,6 +74,12 @@ pub fn test_settings(database_url: &str) -> Settings {
         public_url: None,
         workers: 2,
         time_zone: chrono_tz::Asia::Shanghai,
+        webhooks: crmflow::config::WebhookSettings {
+            poll_interval: Duration::from_millis(50),
+            ..Default::default()
+        },
+        imports: Default::default(),
+        event_retention_secs: None,
     }
 }
 

@@ -10,6 +10,7 @@ mod customer360;
 mod dedup;
 mod demo;
 mod helpers;
+mod integration;
 mod lead_engine;
 mod leads;
 mod openapi;
