@@ -71,8 +71,12 @@ pub struct EventQuery {
     pub limit: Option<i64>,
 }
 
-/// The change feed: events in id order. Poll with `after` = the previous `next_after`; ids
-/// become visible in order, so a reader that follows `after` never skips one.
+/// The change feed: events in id order. Poll with `after` = the previous `next_after`.
+/// Stable under concurrent writers: every writing transaction takes the journal head row
+/// lock before inserting its events and keeps it until it commits, so ids are allocated and
+/// become visible strictly in order and a reader that follows `after` never skips one.
+/// With `CRMFLOW_EVENT_RETENTION_SECS` set, events older than that leave the feed (events
+/// tied to an account stay: they are its timeline).
 #[utoipa::path(tag = "integration", params(EventQuery), responses((status = 200, description = "Events after `after`", body = EventPage)))]
 #[get("/events")]
 pub async fn list_events(

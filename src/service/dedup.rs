@@ -18,13 +18,22 @@ use crate::store::{activities, external_refs, DbConnection};
 /// The matching keys of a lead (its matching columns).
 pub fn keys_of(row: &DedupRow) -> Keys {
     Keys {
+        fields: json!({"name": row.name, "company": row.company, "phone": row.phone, "email": row.email,
+                       "title": row.title, "province": row.province, "city": row.city, "industry": row.industry}),
+        ..match_keys(row)
+    }
+}
+
+/// The keys that decide whether two leads match, without the compared fields (cheap to
+/// build for every candidate; the fields are built for matches only).
+fn match_keys(row: &DedupRow) -> Keys {
+    Keys {
         id: row.id.clone(),
         phone: row.phone.clone(),
         email: row.email.clone(),
         email_domain: row.email_domain.clone(),
         company_key: row.company_key.clone(),
-        fields: json!({"name": row.name, "company": row.company, "phone": row.phone, "email": row.email,
-                       "title": row.title, "province": row.province, "city": row.city, "industry": row.industry}),
+        fields: Value::Null,
     }
 }
 
@@ -58,6 +67,7 @@ pub fn find(conn: &mut DbConnection, row: &LeadRow) -> AppResult<Vec<DupMatch>> 
     let mut found: Vec<DupMatch> = candidates
         .iter()
         .filter(|c| c.id != row.id)
+        .filter(|c| compare(&probe, &match_keys(c)).is_some())
         .filter_map(|c| compare(&probe, &keys_of(c)))
         .collect();
     found.sort_by(|a, b| {

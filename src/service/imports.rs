@@ -56,6 +56,7 @@ pub struct RowError {
     "status": "completed", "total": 10000, "processed": 10000, "succeeded": 9997, "failed": 3,
     "created": 9990, "updated": 7,
     "errors": [{"row": 17, "field": "email", "code": "invalid_format", "message": "not an e-mail address"}],
+    "created_by": "0193a1b2-0000-7000-8000-000000000001",
     "created_at": "2026-11-23T02:00:00.000Z", "updated_at": "2026-11-23T02:00:01.000Z",
     "finished_at": "2026-11-23T02:00:01.000Z"}))]
 pub struct ImportView {

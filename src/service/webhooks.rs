@@ -61,7 +61,8 @@ pub struct WebhookPatch {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(example = json!({"id": "0193a1b2-0000-7000-8000-0000000000a1", "url": "https://erp.example.com/hooks/crm",
-    "event_types": ["lead.*"], "format": "standard", "active": true, "secret": "whsec_q3k…",
+    "event_types": ["lead.*"], "format": "standard", "active": true, "secret": "whsec_q3k…", "signed": true,
+    "created_by": "0193a1b2-0000-7000-8000-000000000001",
     "version": 1, "created_at": "2026-11-23T02:00:00.000Z", "updated_at": "2026-11-23T02:00:00.000Z"}))]
 pub struct WebhookView {
     pub id: String,

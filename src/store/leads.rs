@@ -321,9 +321,10 @@ pub fn dedup_candidates(
             .into_boxed()
     };
     let mut found: Vec<DedupRow> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut add = |rows: Vec<DedupRow>| {
         for r in rows {
-            if !found.iter().any(|f| f.id == r.id) {
+            if seen.insert(r.id.clone()) {
                 found.push(r);
             }
         }
