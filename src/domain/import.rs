@@ -311,8 +311,24 @@ pub struct FileError {
     pub message: String,
 }
 
+/// The rows of an accepted file, one JSON object per line (JSON Lines): compact to store,
+/// and read back one batch at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows {
+    pub jsonl: String,
+    pub count: usize,
+}
+
+impl Rows {
+    fn push(&mut self, row: &Value) {
+        self.jsonl.push_str(&row.to_string());
+        self.jsonl.push('\n');
+        self.count += 1;
+    }
+}
+
 /// Parses a CSV file (header row first) into rows.
-pub fn parse_csv(entity: ImportEntity, text: &str) -> Result<Vec<Value>, FileError> {
+pub fn parse_csv(entity: ImportEntity, text: &str) -> Result<Rows, FileError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::None)
@@ -340,40 +356,91 @@ pub fn parse_csv(entity: ImportEntity, text: &str) -> Result<Vec<Value>, FileErr
             ),
         });
     }
-    let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| FileError {
-            field: "body",
-            message: format!("CSV row {}: {e}", i + 1),
-        })?;
+    let mut rows = Rows {
+        jsonl: String::with_capacity(text.len() * 2),
+        count: 0,
+    };
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                return Err(FileError {
+                    field: "body",
+                    message: format!("CSV row {}: {e}", rows.count + 1),
+                })
+            }
+        }
         let cells: Vec<&str> = record.iter().collect();
         if cells.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        rows.push(Value::Object(csv_row(entity, &headers, &cells)));
+        rows.push(&Value::Object(csv_row(entity, &headers, &cells)));
     }
     Ok(rows)
 }
 
-/// Parses a JSON array of body objects into rows.
-pub fn parse_json(text: &str) -> Result<Vec<Value>, FileError> {
-    let v: Value = serde_json::from_str(text).map_err(|e| FileError {
-        field: "body",
-        message: format!("not JSON: {e}"),
-    })?;
-    let Value::Array(items) = v else {
-        return Err(FileError {
+/// Parses a JSON array of body objects into rows, one element at a time.
+pub fn parse_json(text: &str) -> Result<Rows, FileError> {
+    struct Collect;
+    impl<'de> serde::de::Visitor<'de> for Collect {
+        type Value = Rows;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON array of objects")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Rows, A::Error> {
+            let mut rows = Rows {
+                jsonl: String::new(),
+                count: 0,
+            };
+            while let Some(item) = seq.next_element::<Value>()? {
+                let row = match item {
+                    Value::Object(_) => item,
+                    _ => {
+                        json!({ROW_ERRORS: [{"field": null, "code": "invalid_type", "message": "each row must be an object"}]})
+                    }
+                };
+                rows.push(&row);
+            }
+            Ok(rows)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let rows = serde::Deserializer::deserialize_seq(&mut de, Collect)
+        .and_then(|rows| de.end().map(|_| rows))
+        .map_err(|e| FileError {
             field: "body",
-            message: "a JSON array of objects is expected".into(),
-        });
-    };
-    Ok(items
-        .into_iter()
-        .map(|item| match item {
-            Value::Object(_) => item,
-            _ => json!({ROW_ERRORS: [{"field": null, "code": "invalid_type", "message": "each row must be an object"}]}),
-        })
-        .collect())
+            message: if e.is_data() {
+                "a JSON array of objects is expected".into()
+            } else {
+                format!("not JSON: {e}")
+            },
+        })?;
+    Ok(rows)
+}
+
+/// The rows of a stored JSON Lines payload.
+pub fn row_at(jsonl: &str, start: usize, end: usize) -> Value {
+    serde_json::from_str(&jsonl[start..end]).unwrap_or_else(|_| {
+        json!({ROW_ERRORS: [{"field": null, "code": "invalid_format", "message": "unreadable row"}]})
+    })
+}
+
+/// Byte ranges of the lines of a JSON Lines payload.
+pub fn line_ranges(jsonl: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, b) in jsonl.bytes().enumerate() {
+        if b == b'\n' {
+            out.push((start, i));
+            start = i + 1;
+        }
+    }
+    if start < jsonl.len() {
+        out.push((start, jsonl.len()));
+    }
+    out
 }
 
 /// The field a serde message names (`unknown field `x``, `missing field `y``).
@@ -429,11 +496,16 @@ mod tests {
 
     #[test]
     fn a_csv_file_becomes_rows_with_per_row_errors() {
-        let rows = parse_csv(
+        let parsed = parse_csv(
             ImportEntity::Leads,
             "姓名,公司,手机,来源,预算,custom.region\n陈明,华东机床,13800138000,展会,120万,华东\n李四,,,官网,很多,\n,,,,,\n",
         )
         .unwrap();
+        assert_eq!(parsed.count, 2);
+        let rows: Vec<Value> = line_ranges(&parsed.jsonl)
+            .into_iter()
+            .map(|(a, b)| row_at(&parsed.jsonl, a, b))
+            .collect();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0]["name"], "陈明");
         assert_eq!(rows[0]["source"], "trade_show");
@@ -453,10 +525,15 @@ mod tests {
 
     #[test]
     fn json_rows_must_be_objects() {
-        let rows = parse_json(r#"[{"name": "a"}, 3]"#).unwrap();
-        assert_eq!(rows[0]["name"], "a");
-        assert!(rows[1].get(ROW_ERRORS).is_some());
+        let parsed = parse_json(r#"[{"name": "a"}, 3]"#).unwrap();
+        assert_eq!(parsed.count, 2);
+        let lines = line_ranges(&parsed.jsonl);
+        assert_eq!(row_at(&parsed.jsonl, lines[0].0, lines[0].1)["name"], "a");
+        assert!(row_at(&parsed.jsonl, lines[1].0, lines[1].1)
+            .get(ROW_ERRORS)
+            .is_some());
         assert!(parse_json(r#"{"name": "a"}"#).is_err());
+        assert!(parse_json(r#"[{"name": "a"}] trailing"#).is_err());
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub fn spawn(services: Services) -> actix_web::rt::task::JoinHandle<()> {
     })
 }
 
-/// Fans new events out and answers the active subscriptions.
+/// Fans new events out and answers the active subscriptions with a delivery due.
 async fn due(services: &Services) -> AppResult<Vec<String>> {
     let (subs, head) = services.read(delivery::active).await?;
     let now = services.now().timestamp_millis();
@@ -86,7 +86,13 @@ async fn due(services: &Services) -> AppResult<Vec<String>> {
             }
         }
     }
-    Ok(subs.into_iter().map(|w| w.id).collect())
+    let now = services.now().timestamp_millis();
+    let due = services.read(move |conn| delivery::due(conn, now)).await?;
+    Ok(subs
+        .into_iter()
+        .map(|w| w.id)
+        .filter(|id| due.contains(id))
+        .collect())
 }
 
 /// Delivers one subscription's due deliveries; answers its id when done.

@@ -127,7 +127,7 @@ pub async fn start(
     body: actix_web::web::Bytes,
 ) -> AppResult<ImportView> {
     require_role(&ctx.principal, writers(entity))?;
-    let rows = actix_web::rt::task::spawn_blocking(move || -> AppResult<String> {
+    let rows = actix_web::rt::task::spawn_blocking(move || -> AppResult<import::Rows> {
         let rows = match kind {
             FileKind::Csv { charset } => {
                 let text = import::decode(&body, charset.as_deref())
@@ -142,14 +142,14 @@ pub async fn start(
             }
         }
         .map_err(|e| AppError::field(e.field, "invalid_format", e.message))?;
-        if rows.is_empty() {
+        if rows.count == 0 {
             return Err(AppError::field("body", "required", "the file has no rows"));
         }
-        serde_json::to_string(&rows).map_err(|e| AppError::internal(e.to_string()))
+        Ok(rows)
     })
     .await
     .map_err(|e| AppError::internal(e.to_string()))??;
-    let total = count_rows(&rows);
+    let total = rows.count as i64;
     let principal =
         serde_json::to_string(&ctx.principal).map_err(|e| AppError::internal(e.to_string()))?;
     let actor = ctx.principal.id.clone();
@@ -165,7 +165,7 @@ pub async fn start(
             failed: 0,
             created_count: 0,
             updated_count: 0,
-            payload: rows,
+            payload: rows.jsonl,
             principal,
             lease_owner: None,
             lease_until: None,
@@ -185,12 +185,6 @@ pub async fn start(
         Ok(view(h, None))
     })
     .await
-}
-
-fn count_rows(rows_json: &str) -> i64 {
-    serde_json::from_str::<Vec<serde::de::IgnoredAny>>(rows_json)
-        .map(|v| v.len() as i64)
-        .unwrap_or(0)
 }
 
 /// An import with its refused rows; its creator and admins may read it.
@@ -231,35 +225,37 @@ pub async fn run(svc: &Services, id: String, owner: String) -> AppResult<()> {
         .read(move |conn| {
             let head = store::head(conn, &i)?.ok_or_else(|| AppError::not_found("import"))?;
             let (payload, principal) = store::payload(conn, &i)?;
-            let rows: Vec<Value> = serde_json::from_str(&payload)
-                .map_err(|e| AppError::internal(format!("import payload: {e}")))?;
             let principal: Principal = serde_json::from_str(&principal)
                 .map_err(|e| AppError::internal(format!("import principal: {e}")))?;
-            Ok((head, rows, principal))
+            Ok((head, payload, principal))
         })
         .await?;
     let entity = ImportEntity::parse(&head.entity)
         .ok_or_else(|| AppError::internal("unknown import entity"))?;
+    // The payload stays as stored text; each batch parses only its own rows.
+    let lines = Arc::new(import::line_ranges(&rows));
     let rows = Arc::new(rows);
     let batch_rows = svc.settings.imports.batch_rows;
     let mut processed = head.processed;
-    while (processed as usize) < rows.len() {
+    while (processed as usize) < lines.len() {
         let start = processed as usize;
-        let end = (start + batch_rows).min(rows.len());
-        let (rows, p, id2, owner2) = (rows.clone(), principal.clone(), id.clone(), owner.clone());
+        let end = (start + batch_rows).min(lines.len());
+        let (rows, lines, p, id2, owner2) = (
+            rows.clone(),
+            lines.clone(),
+            principal.clone(),
+            id.clone(),
+            owner.clone(),
+        );
         let dry_run = head.dry_run;
         let done = svc
             .write_as(principal.id.clone(), format!("import:{id}"), move |uow| {
+                let batch: Vec<Value> = lines[start..end]
+                    .iter()
+                    .map(|&(a, b)| import::row_at(&rows, a, b))
+                    .collect();
                 run_batch(
-                    uow,
-                    &p,
-                    entity,
-                    dry_run,
-                    &id2,
-                    &owner2,
-                    start,
-                    &rows[start..end],
-                    lease_ms,
+                    uow, &p, entity, dry_run, &id2, &owner2, start, &batch, lease_ms,
                 )
             })
             .await;

@@ -391,9 +391,14 @@ pub fn release(conn: &mut DbConnection, webhook_id: &str, owner: &str) -> AppRes
     Ok(store::release(conn, webhook_id, owner)?)
 }
 
-/// Active subscriptions and whether each is behind the newest event.
+/// Active subscriptions and the newest event id (to see which are behind).
 pub fn active(conn: &mut DbConnection) -> AppResult<(Vec<WebhookRow>, i64)> {
     Ok((store::active(conn)?, store::head_event_id(conn)?))
+}
+
+/// Subscriptions with a delivery due by `now_ms`.
+pub fn due(conn: &mut DbConnection, now_ms: i64) -> AppResult<Vec<String>> {
+    Ok(store::with_due_deliveries(conn, now_ms)?)
 }
 
 /// Expires what retention allows: change-feed events (when `event_retention_secs` is

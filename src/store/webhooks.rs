@@ -242,6 +242,17 @@ pub fn find_delivery(conn: &mut DbConnection, id: &str) -> QueryResult<Option<De
     webhook_deliveries::table.find(id).first(conn).optional()
 }
 
+/// Subscriptions with a waiting delivery due by `now` (the worker claims only these, so an
+/// idle system writes nothing).
+pub fn with_due_deliveries(conn: &mut DbConnection, now: i64) -> QueryResult<Vec<String>> {
+    webhook_deliveries::table
+        .filter(webhook_deliveries::status.eq("pending"))
+        .filter(webhook_deliveries::next_attempt_at.le(now))
+        .select(webhook_deliveries::webhook_id)
+        .distinct()
+        .load(conn)
+}
+
 /// The oldest waiting delivery of a subscription: deliveries go out in event order, one at
 /// a time, so this one blocks the rest until it is delivered or fails for good.
 pub fn head(conn: &mut DbConnection, webhook_id: &str) -> QueryResult<Option<DeliveryRow>> {

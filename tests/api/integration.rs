@@ -599,6 +599,50 @@ async fn the_change_feed_loses_nothing_under_concurrent_writers() {
     assert!(created >= 72, "{created}");
 }
 
+#[actix_web::test]
+async fn the_change_feed_expires_after_its_retention_but_keeps_account_history() {
+    let app = spawn_with(|s| s.event_retention_secs = Some(1)).await;
+    app.create_lead(&app.admin, json!({"name": "陈明", "phone": "13800138000"}))
+        .await;
+    let acc = app
+        .post("/accounts", &app.admin, json!({"name": "宁波精密"}))
+        .await
+        .id();
+    let before = app
+        .get("/events?types=lead.created,account.created", &app.admin)
+        .await;
+    assert_eq!(
+        before.body["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        before.text
+    );
+    eventually(
+        "the lead event to expire",
+        Duration::from_secs(15),
+        || async {
+            let r = app.get("/events?types=lead.created", &app.admin).await;
+            r.body["items"].as_array().unwrap().is_empty().then_some(())
+        },
+    )
+    .await;
+    let kept = app.get("/events?types=account.created", &app.admin).await;
+    assert_eq!(
+        kept.body["items"].as_array().unwrap().len(),
+        1,
+        "account events stay"
+    );
+    let timeline = app
+        .get(&format!("/accounts/{acc}/timeline"), &app.admin)
+        .await;
+    assert_eq!(
+        timeline.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        timeline.text
+    );
+}
+
 async fn lead_count(app: &TestApp) -> usize {
     let r = app
         .get("/events?types=lead.created&limit=500", &app.admin)
