@@ -26,6 +26,10 @@ pub struct Settings {
     /// Events not tied to an account leave the change feed after this many seconds
     /// (`None`: kept).
     pub event_retention_secs: Option<i64>,
+    /// Failed-login limits (429 past them).
+    pub login_limits: crate::auth::throttle::ThrottleLimits,
+    /// Origins a browser front end may call from (CORS); empty: none.
+    pub cors_origins: Vec<String>,
 }
 
 /// The webhook delivery worker.
@@ -144,6 +148,19 @@ impl Settings {
                 0 => None,
                 n => Some(n.max(1)),
             },
+            login_limits: crate::auth::throttle::ThrottleLimits {
+                per_user: num("CRMFLOW_LOGIN_MAX_FAILURES_PER_USER", 5usize)?.max(1),
+                per_ip: num("CRMFLOW_LOGIN_MAX_FAILURES_PER_IP", 20usize)?.max(1),
+                window_secs: num("CRMFLOW_LOGIN_WINDOW_SECS", 300i64)?.max(1),
+            },
+            cors_origins: var("CRMFLOW_CORS_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_string())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }

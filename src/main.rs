@@ -8,6 +8,11 @@ use crmflow::config::Settings;
 use crmflow::domain::role::Role;
 use crmflow::startup::{open_database, Application};
 
+/// mimalloc returns freed memory to the OS and keeps no per-thread arenas of freed pages:
+/// the blocking pool's many threads otherwise inflate resident memory (glibc arenas).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage:
   crmflow serve [--demo]      serve the API (CRMFLOW_BIND, CRMFLOW_DATABASE_URL, …)
   crmflow migrate             apply pending database migrations and exit

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, Logger};
+use actix_web::middleware::{from_fn, Condition, Logger};
 use actix_web::{web, App, HttpServer};
 use utoipa_actix_web::{scope, AppExt};
 use utoipa_swagger_ui::SwaggerUi;
@@ -60,6 +60,10 @@ pub fn open_database(settings: &Settings) -> AppResult<Db> {
     if applied > 0 {
         log::info!("applied {applied} migration(s)");
     }
+    let blocks = crate::service::dedup::backfill_blocks(&mut conn)?;
+    if blocks > 0 {
+        log::info!("computed {blocks} company blocking key(s)");
+    }
     Ok(db)
 }
 
@@ -85,6 +89,9 @@ pub fn services(settings: &Settings, db: Db, clock: Arc<dyn Clock>) -> AppResult
         clock,
         settings: Arc::new(settings.clone()),
         jwt,
+        login_throttle: Arc::new(crate::auth::throttle::LoginThrottle::new(
+            settings.login_limits,
+        )),
     })
 }
 
@@ -146,6 +153,32 @@ impl Application {
     }
 }
 
+/// CORS for browser front ends on the `CRMFLOW_CORS_ORIGINS` allow-list (none by default:
+/// then no CORS headers are sent and browsers keep other origins out).
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            "authorization",
+            "content-type",
+            "if-match",
+            "idempotency-key",
+            "x-request-id",
+        ])
+        .expose_headers([
+            "etag",
+            "location",
+            "retry-after",
+            "idempotent-replayed",
+            "x-request-id",
+        ])
+        .max_age(3600);
+    for o in origins {
+        cors = cors.allowed_origin(o);
+    }
+    cors
+}
+
 fn http_server(
     services: Services,
     listener: TcpListener,
@@ -157,6 +190,7 @@ fn http_server(
     });
     let doc = api::openapi();
     let body_limit = settings.body_limit_bytes;
+    let origins = settings.cors_origins.clone();
     let server = HttpServer::new(move || {
         let (json, query, path, payload) = api::extractor_config(body_limit);
         let (app, _) = App::new()
@@ -176,6 +210,7 @@ fn http_server(
         app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
             .default_service(web::to(api::not_found))
             .wrap(from_fn(api::middleware::request_id_and_metrics))
+            .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             .wrap(Logger::new(r#"%a "%r" %s %b %Dms rid=%{x-request-id}o"#))
     })
     .workers(settings.workers)

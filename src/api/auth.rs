@@ -1,6 +1,6 @@
 //! `/auth/login`, `/me`, `/api-keys`.
 
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 
 use super::extract::{created, page, Auth, PageOf, PageParams};
 use super::AppState;
@@ -9,15 +9,21 @@ use crate::service::auth::{
     self as svc, ApiKeyCreate, ApiKeyCreated, ApiKeyView, LoginRequest, LoginResponse, MeView,
 };
 
-/// Exchanges a username and password for an access token (JWT, HS256).
+/// Exchanges a username and password for an access token (JWT, HS256). Failed logins are
+/// limited per username (`CRMFLOW_LOGIN_MAX_FAILURES_PER_USER`, default 5) and per client
+/// address (`CRMFLOW_LOGIN_MAX_FAILURES_PER_IP`, default 20) within
+/// `CRMFLOW_LOGIN_WINDOW_SECS` (300): beyond, 429 `rate_limited` with `Retry-After`.
 #[utoipa::path(tag = "auth", security(), request_body = LoginRequest,
-    responses((status = 200, description = "Logged in", body = LoginResponse)))]
+    responses((status = 200, description = "Logged in", body = LoginResponse),
+        (status = 429, description = "Too many failed logins; wait `Retry-After` seconds", body = crate::error::Problem)))]
 #[post("/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(svc::login(&state.services, body.into_inner()).await?))
+    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    Ok(HttpResponse::Ok().json(svc::login(&state.services, body.into_inner(), ip).await?))
 }
 
 /// The caller: user or API key, role and team.

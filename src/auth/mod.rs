@@ -5,6 +5,7 @@ pub mod jwt;
 pub mod password;
 pub mod policy;
 pub mod principal;
+pub mod throttle;
 pub mod tokens;
 
 pub use policy::require_role;

@@ -16,10 +16,136 @@ const COMPARED: &[&str] = &[
     "name", "company", "phone", "email", "title", "province", "city", "industry",
 ];
 
-/// The blocking key of a company key: its first two characters. Similar names almost
-/// always share it (the city or brand comes first in Chinese names), and it is indexed.
+/// Regions that open most Chinese company names (provinces, big cities and county-level
+/// cities). Blocking on them would put every company of a city into one block.
+const REGIONS: &[&str] = &[
+    "北京",
+    "上海",
+    "天津",
+    "重庆",
+    "河北",
+    "山西",
+    "辽宁",
+    "吉林",
+    "黑龙江",
+    "江苏",
+    "浙江",
+    "安徽",
+    "福建",
+    "江西",
+    "山东",
+    "河南",
+    "湖北",
+    "湖南",
+    "广东",
+    "海南",
+    "四川",
+    "贵州",
+    "云南",
+    "陕西",
+    "甘肃",
+    "青海",
+    "台湾",
+    "内蒙古",
+    "广西",
+    "西藏",
+    "宁夏",
+    "新疆",
+    "香港",
+    "澳门",
+    "苏州",
+    "无锡",
+    "常州",
+    "南京",
+    "南通",
+    "扬州",
+    "徐州",
+    "镇江",
+    "泰州",
+    "盐城",
+    "杭州",
+    "宁波",
+    "温州",
+    "绍兴",
+    "嘉兴",
+    "台州",
+    "金华",
+    "湖州",
+    "深圳",
+    "广州",
+    "东莞",
+    "佛山",
+    "珠海",
+    "中山",
+    "惠州",
+    "厦门",
+    "福州",
+    "泉州",
+    "青岛",
+    "济南",
+    "烟台",
+    "潍坊",
+    "淄博",
+    "合肥",
+    "芜湖",
+    "武汉",
+    "长沙",
+    "郑州",
+    "成都",
+    "西安",
+    "沈阳",
+    "大连",
+    "长春",
+    "哈尔滨",
+    "石家庄",
+    "太原",
+    "昆明",
+    "南昌",
+    "南宁",
+    "贵阳",
+    "兰州",
+    "乌鲁木齐",
+    "呼和浩特",
+    "银川",
+    "西宁",
+    "拉萨",
+    "海口",
+    "三亚",
+    "昆山",
+    "常熟",
+    "张家港",
+    "江阴",
+    "宜兴",
+    "义乌",
+    "慈溪",
+    "余姚",
+    "中国",
+];
+
+/// The blocking key of a company key: the first two characters after any leading region
+/// (`江苏省苏州市恒锐精工` → `恒锐`), so that a block holds one brand, not one city; the
+/// whole key's first two characters when nothing else remains. Indexed.
 pub fn block_key(company_key: &str) -> Option<String> {
-    let b: String = company_key.chars().take(2).collect();
+    let mut rest = company_key;
+    loop {
+        let before = rest;
+        if let Some(r) = REGIONS.iter().find_map(|r| rest.strip_prefix(r)) {
+            rest = r;
+            rest = ["省", "市", "区", "县"]
+                .iter()
+                .find_map(|s| rest.strip_prefix(s))
+                .unwrap_or(rest);
+        }
+        if rest == before {
+            break;
+        }
+    }
+    let base = if rest.chars().count() >= 2 {
+        rest
+    } else {
+        company_key
+    };
+    let b: String = base.chars().take(2).collect();
     (b.chars().count() == 2).then_some(b)
 }
 
@@ -123,6 +249,17 @@ pub fn compare(probe: &Keys, other: &Keys) -> Option<DupMatch> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocks_skip_the_leading_region() {
+        assert_eq!(block_key("苏州恒锐精工").as_deref(), Some("恒锐"));
+        assert_eq!(block_key("江苏省苏州市恒锐精工").as_deref(), Some("恒锐"));
+        assert_eq!(block_key("恒锐精工苏州").as_deref(), Some("恒锐"));
+        assert_eq!(block_key("苏州").as_deref(), Some("苏州"));
+        assert_eq!(block_key("苏州华").as_deref(), Some("苏州"));
+        assert_eq!(block_key("abc").as_deref(), Some("ab"));
+        assert_eq!(block_key("x"), None);
+    }
     use crate::domain::company::company_key;
     use crate::domain::phone::PhoneNumber;
     use serde_json::json;
@@ -196,11 +333,5 @@ mod tests {
         )
         .is_none());
         assert!(company_similarity("苏州恒锐精工", "苏州东方电气") < SIMILARITY_THRESHOLD);
-    }
-
-    #[test]
-    fn the_blocking_key_is_the_first_two_characters() {
-        assert_eq!(block_key("苏州恒锐精工").as_deref(), Some("苏州"));
-        assert_eq!(block_key("a"), None);
     }
 }

@@ -33,10 +33,21 @@ pub struct LoginResponse {
 
 /// Checks a username and password and issues an access token. Unknown users, wrong
 /// passwords and deactivated users all answer the same 401.
-pub async fn login(svc: &Services, req: LoginRequest) -> AppResult<LoginResponse> {
+/// Checks a username and password. Failed logins are throttled per username and per
+/// client address (`ip`): past the limit, 429 with `Retry-After`, before any password work.
+pub async fn login(
+    svc: &Services,
+    req: LoginRequest,
+    ip: Option<String>,
+) -> AppResult<LoginResponse> {
     let username = req.username.trim().to_lowercase();
+    let now = svc.now().timestamp();
+    svc.login_throttle
+        .check(&username, ip.as_deref(), now)
+        .map_err(AppError::rate_limited)?;
+    let name = username.clone();
     let user = svc
-        .read(move |conn| Ok(users::find_by_username(conn, &username)?))
+        .read(move |conn| Ok(users::find_by_username(conn, &name)?))
         .await?;
     let password = req.password;
     let (ok, user) = actix_web::rt::task::spawn_blocking(move || {
@@ -50,8 +61,12 @@ pub async fn login(svc: &Services, req: LoginRequest) -> AppResult<LoginResponse
     .map_err(|e| AppError::internal(e.to_string()))?;
     let user = match user {
         Some(u) if ok && u.active => u,
-        _ => return Err(AppError::unauthorized("wrong username or password")),
+        _ => {
+            svc.login_throttle.failed(&username, ip.as_deref(), now);
+            return Err(AppError::unauthorized("wrong username or password"));
+        }
     };
+    svc.login_throttle.succeeded(&username);
     let token = svc.jwt.issue(&user.id, &user.role, svc.now().timestamp())?;
     Ok(LoginResponse {
         access_token: token,

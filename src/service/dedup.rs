@@ -53,6 +53,30 @@ fn dedup_row(r: &LeadRow) -> DedupRow {
     }
 }
 
+/// Fills in the blocking keys a change of the blocking rule cleared (a migration sets
+/// them to NULL); runs at start-up in batches of 1,000. Answers how many were set.
+pub fn backfill_blocks(conn: &mut DbConnection) -> AppResult<usize> {
+    use diesel::Connection;
+    let (mut after, mut set) = (String::new(), 0);
+    loop {
+        let rows = leads::unblocked(conn, &after, 1000)?;
+        let Some((last, _)) = rows.last() else {
+            return Ok(set);
+        };
+        after = last.clone();
+        set += conn.transaction::<_, AppError, _>(|conn| {
+            let mut n = 0;
+            for (id, key) in &rows {
+                if let Some(b) = key.as_deref().and_then(block_key) {
+                    leads::set_block(conn, id, &b)?;
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })?;
+    }
+}
+
 /// The suspected duplicates of `row` among stored leads, best first.
 pub fn find(conn: &mut DbConnection, row: &LeadRow) -> AppResult<Vec<DupMatch>> {
     let probe = keys_of(&dedup_row(row));

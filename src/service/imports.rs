@@ -75,6 +75,9 @@ pub struct ImportView {
     /// Refused rows in row order (`GET /imports/{id}`; at most 10,000 are listed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<RowError>>,
+    /// Why a `failed` import stopped (rows before it were processed and stay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,
@@ -100,6 +103,7 @@ fn view(h: ImportHead, errors: Option<Vec<RowError>>) -> ImportView {
         created: h.created_count,
         updated: h.updated_count,
         errors,
+        error: h.error,
         created_by: h.created_by,
         created_at: rfc3339(h.created_at),
         updated_at: rfc3339(h.updated_at),
@@ -169,6 +173,7 @@ pub async fn start(
             principal,
             lease_owner: None,
             lease_until: None,
+            error: None,
             created_by: actor,
             created_at: uow.now_ms,
             updated_at: uow.now_ms,
@@ -263,16 +268,19 @@ pub async fn run(svc: &Services, id: String, owner: String) -> AppResult<()> {
             Ok(n) => processed += n as i64,
             Err(e) if e.code == "conflict" => return Ok(()),
             Err(e) => {
-                log::error!("import {id} stopped: {e}");
+                log::warn!("import {id} stopped: {e}");
                 let (i, o, now) = (id.clone(), owner.clone(), svc.now().timestamp_millis());
-                svc.db_write(move |conn| Ok(store::finish(conn, &i, &o, "failed", now)?))
-                    .await?;
+                let why = e.detail.clone();
+                svc.db_write(move |conn| {
+                    Ok(store::finish(conn, &i, &o, "failed", Some(&why), now)?)
+                })
+                .await?;
                 return Err(e);
             }
         }
     }
     let (i, o, now) = (id.clone(), owner.clone(), svc.now().timestamp_millis());
-    svc.db_write(move |conn| Ok(store::finish(conn, &i, &o, "completed", now)?))
+    svc.db_write(move |conn| Ok(store::finish(conn, &i, &o, "completed", None, now)?))
         .await?;
     Ok(())
 }
@@ -289,6 +297,7 @@ fn run_batch(
     rows: &[Value],
     lease_ms: i64,
 ) -> AppResult<usize> {
+    still_allowed(uow.conn, p)?;
     let mut progress = Progress {
         processed: rows.len() as i64,
         succeeded: 0,
@@ -365,6 +374,26 @@ fn run_batch(
         return Err(AppError::conflict("another instance took this import over"));
     }
     Ok(rows.len())
+}
+
+/// Every batch runs under the importer's current standing: a user deactivated or an API
+/// key revoked since the upload stops the import.
+fn still_allowed(conn: &mut crate::store::DbConnection, p: &Principal) -> AppResult<()> {
+    let active = match p.kind {
+        crate::auth::PrincipalKind::User => {
+            crate::store::users::find(conn, &p.id)?.is_some_and(|u| u.active)
+        }
+        crate::auth::PrincipalKind::ApiKey => {
+            crate::store::api_keys::find(conn, &p.id)?.is_some_and(|k| k.revoked_at.is_none())
+        }
+    };
+    if active {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(
+            "the user or API key that started this import is no longer active",
+        ))
+    }
 }
 
 fn row_errors(row: i64, e: &AppError) -> Vec<RowError> {

@@ -54,6 +54,8 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
     pub jwt: JwtKeys,
+    /// Failed-login counters of this instance.
+    pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
 }
 
 /// Who asks, and under which request id (carried into audit entries).

@@ -22,6 +22,7 @@ pub struct ImportRow {
     pub principal: String,
     pub lease_owner: Option<String>,
     pub lease_until: Option<i64>,
+    pub error: Option<String>,
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -41,6 +42,7 @@ pub struct ImportHead {
     pub failed: i64,
     pub created_count: i64,
     pub updated_count: i64,
+    pub error: Option<String>,
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -69,6 +71,7 @@ type HeadColumns = (
     imports::failed,
     imports::created_count,
     imports::updated_count,
+    imports::error,
     imports::created_by,
     imports::created_at,
     imports::updated_at,
@@ -86,6 +89,7 @@ const HEAD: HeadColumns = (
     imports::failed,
     imports::created_count,
     imports::updated_count,
+    imports::error,
     imports::created_by,
     imports::created_at,
     imports::updated_at,
@@ -187,12 +191,13 @@ pub fn advance(
     Ok(n == 1)
 }
 
-/// Marks an import finished (`completed` or `failed`) and drops its payload.
+/// Marks an import finished (`completed`, or `failed` with why) and drops its payload.
 pub fn finish(
     conn: &mut DbConnection,
     id: &str,
     owner: &str,
     status: &str,
+    error: Option<&str>,
     now: i64,
 ) -> QueryResult<bool> {
     let n = diesel::update(
@@ -202,6 +207,7 @@ pub fn finish(
     )
     .set((
         imports::status.eq(status),
+        imports::error.eq(error),
         imports::payload.eq(""),
         imports::finished_at.eq(now),
         imports::updated_at.eq(now),

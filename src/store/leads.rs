@@ -356,6 +356,31 @@ pub fn dedup_candidates(
     Ok(found)
 }
 
+/// Leads whose company has a key but no blocking key (the blocking rule changed), after
+/// `after_id` in id order.
+pub fn unblocked(
+    conn: &mut DbConnection,
+    after_id: &str,
+    limit: i64,
+) -> QueryResult<Vec<(String, Option<String>)>> {
+    leads::table
+        .filter(leads::company_block.is_null())
+        .filter(leads::company_key.is_not_null())
+        .filter(leads::id.gt(after_id))
+        .order(leads::id.asc())
+        .select((leads::id, leads::company_key))
+        .limit(limit)
+        .load(conn)
+}
+
+/// Stores a lead's blocking key (derived data: no version change, no audit entry).
+pub fn set_block(conn: &mut DbConnection, id: &str, block: &str) -> QueryResult<()> {
+    diesel::update(leads::table.find(id))
+        .set(leads::company_block.eq(block))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// Ids of the leads merged into `id`.
 pub fn merged_into(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<String>> {
     leads::table

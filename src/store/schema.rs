@@ -623,6 +623,7 @@ diesel::table! {
         principal -> Text,
         lease_owner -> Nullable<Text>,
         lease_until -> Nullable<BigInt>,
+        error -> Nullable<Text>,
         created_by -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,

@@ -259,3 +259,112 @@ async fn a_role_change_applies_to_existing_tokens() {
     assert_eq!(r.status, 200);
     assert_eq!(app.get("/audit", &token).await.status, 200);
 }
+
+#[actix_web::test]
+async fn failed_logins_are_limited_per_username_and_per_address() {
+    let app = crate::helpers::spawn_with(|s| {
+        s.login_limits = crmflow::auth::throttle::ThrottleLimits {
+            per_user: 3,
+            per_ip: 6,
+            window_secs: 60,
+        }
+    })
+    .await;
+    app.user("chen", "sales", None).await;
+    let attempt = |user: &'static str, pass: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "/auth/login",
+                "",
+                json!({"username": user, "password": pass}),
+            )
+            .await
+        }
+    };
+    for _ in 0..3 {
+        attempt("chen", "wrong-password")
+            .await
+            .assert_problem(401, "unauthorized");
+    }
+    // Locked now, even with the right password; the answer says how long to wait.
+    let locked = attempt("chen", crate::helpers::PASSWORD).await;
+    locked.assert_problem(429, "rate_limited");
+    let wait: u64 = locked.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // Other usernames from this address still get in until the address limit (6 failures).
+    assert_eq!(
+        attempt("admin", crate::helpers::ADMIN_PASSWORD)
+            .await
+            .status,
+        200
+    );
+    for _ in 0..3 {
+        attempt("nobody", "x-x-x-x-x")
+            .await
+            .assert_problem(401, "unauthorized");
+    }
+    attempt("admin", crate::helpers::ADMIN_PASSWORD)
+        .await
+        .assert_problem(429, "rate_limited");
+}
+
+#[actix_web::test]
+async fn cors_answers_only_the_configured_origins() {
+    let app =
+        crate::helpers::spawn_with(|s| s.cors_origins = vec!["https://app.example.com".into()])
+            .await;
+    let preflight = |origin: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .request(reqwest::Method::OPTIONS, app.url("/leads"))
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header(
+                    "access-control-request-headers",
+                    "authorization,content-type",
+                )
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ok = preflight("https://app.example.com").await;
+    assert!(ok.status().is_success(), "{}", ok.status());
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let other = preflight("https://evil.example.net").await;
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    let get = app
+        .client
+        .get(app.url("/me"))
+        .bearer_auth(&app.admin)
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    assert_eq!(
+        get.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert!(get.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .contains("etag"));
+    // Without an allow-list no CORS header is ever sent.
+    let plain = crate::helpers::spawn_app().await;
+    let r = plain
+        .client
+        .get(plain.url("/me"))
+        .bearer_auth(&plain.admin)
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}

@@ -80,6 +80,8 @@ pub fn test_settings(database_url: &str) -> Settings {
         },
         imports: Default::default(),
         event_retention_secs: None,
+        login_limits: Default::default(),
+        cors_origins: Vec::new(),
     }
 }
 

@@ -958,6 +958,37 @@ async fn gbk_csv_dry_run_upserts_by_external_id_and_limits() {
 }
 
 #[actix_web::test]
+async fn an_import_stops_when_its_user_is_deactivated() {
+    let app = spawn_with(|s| s.imports.batch_rows = 5).await;
+    let (mkt_id, mkt) = app.user("mkt1", "marketing", None).await;
+    let mut csv = String::from("name,phone\n");
+    for i in 0..400 {
+        csv.push_str(&format!("客户{i},136{i:08}\n"));
+    }
+    let r = import(&app, &mkt, "entity=leads", "text/csv", csv.into_bytes()).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let off = app
+        .patch(
+            &format!("/users/{mkt_id}"),
+            &app.admin,
+            json!({"active": false}),
+            None,
+        )
+        .await;
+    assert_eq!(off.status, 200, "{}", off.text);
+    let done = finished(&app, &app.admin, &r.id()).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(done["error"].as_str().unwrap().contains("no longer active"));
+    let processed = done["processed"].as_i64().unwrap();
+    assert!(processed < 400, "{done}");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) AS n FROM leads"),
+        processed,
+        "the batches before stay, nothing after"
+    );
+}
+
+#[actix_web::test]
 async fn records_carry_external_ids_from_several_systems() {
     let app = spawn_app().await;
     let acc = app

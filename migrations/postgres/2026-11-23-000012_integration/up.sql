@@ -76,6 +76,8 @@ CREATE TABLE imports (
     principal TEXT NOT NULL,
     lease_owner TEXT,
     lease_until BIGINT,
+    -- Why a failed import stopped.
+    error TEXT,
     created_by TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
