@@ -30,7 +30,8 @@ pub struct ImportRow {
 }
 
 /// An import without its payload (what progress reads need).
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = imports)]
 pub struct ImportHead {
     pub id: String,
     pub entity: String,
@@ -60,42 +61,6 @@ pub struct ImportErrorRow {
     pub message: String,
 }
 
-type HeadColumns = (
-    imports::id,
-    imports::entity,
-    imports::dry_run,
-    imports::status,
-    imports::total,
-    imports::processed,
-    imports::succeeded,
-    imports::failed,
-    imports::created_count,
-    imports::updated_count,
-    imports::error,
-    imports::created_by,
-    imports::created_at,
-    imports::updated_at,
-    imports::finished_at,
-);
-
-const HEAD: HeadColumns = (
-    imports::id,
-    imports::entity,
-    imports::dry_run,
-    imports::status,
-    imports::total,
-    imports::processed,
-    imports::succeeded,
-    imports::failed,
-    imports::created_count,
-    imports::updated_count,
-    imports::error,
-    imports::created_by,
-    imports::created_at,
-    imports::updated_at,
-    imports::finished_at,
-);
-
 pub fn insert(conn: &mut DbConnection, row: &ImportRow) -> QueryResult<()> {
     diesel::insert_into(imports::table)
         .values(row)
@@ -104,7 +69,11 @@ pub fn insert(conn: &mut DbConnection, row: &ImportRow) -> QueryResult<()> {
 }
 
 pub fn head(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ImportHead>> {
-    imports::table.find(id).select(HEAD).first(conn).optional()
+    imports::table
+        .find(id)
+        .select(ImportHead::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Imports waiting or running, oldest first.
