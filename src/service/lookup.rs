@@ -36,16 +36,30 @@ impl LookupKey {
         email: Option<String>,
         serial: Option<String>,
     ) -> AppResult<LookupKey> {
-        let given = [&phone, &email, &serial]
+        let given: Vec<&str> = [("phone", &phone), ("email", &email), ("serial", &serial)]
             .iter()
-            .filter(|v| v.is_some())
-            .count();
-        if given != 1 {
-            return Err(AppError::field(
-                "phone",
-                "required",
-                "exactly one of phone, email or serial",
-            ));
+            .filter(|(_, v)| v.is_some())
+            .map(|(name, _)| *name)
+            .collect();
+        match given.as_slice() {
+            [] => {
+                return Err(AppError::field(
+                    "query",
+                    "required",
+                    "give one of phone, email or serial",
+                ))
+            }
+            [_] => {}
+            [_, second, ..] => {
+                return Err(AppError::field(
+                    second,
+                    "conflict",
+                    format!(
+                        "give only one of phone, email or serial, not {}",
+                        given.join(" and ")
+                    ),
+                ))
+            }
         }
         if let Some(p) = phone {
             return PhoneNumber::parse(&p)

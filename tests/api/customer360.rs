@@ -645,12 +645,13 @@ async fn the_hotline_lookup_finds_the_caller_in_any_phone_format() {
     assert_eq!(ok(&n)["accounts"], json!([]));
 
     // Exactly one key, well formed.
-    app.get("/lookup", &d.service)
-        .await
-        .assert_problem(422, "validation_failed");
-    app.get("/lookup?phone=1&serial=x", &d.service)
-        .await
-        .assert_problem(422, "validation_failed");
+    let none = app.get("/lookup", &d.service).await;
+    none.assert_problem(422, "validation_failed");
+    assert_eq!(none.body["errors"][0]["field"], "query");
+    let two = app.get("/lookup?phone=1&serial=x", &d.service).await;
+    two.assert_problem(422, "validation_failed");
+    assert_eq!(two.body["errors"][0]["field"], "serial");
+    assert_eq!(two.body["errors"][0]["code"], "conflict");
     app.get("/lookup?phone=abc", &d.service)
         .await
         .assert_problem(422, "validation_failed");
