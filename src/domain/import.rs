@@ -443,8 +443,12 @@ pub fn line_ranges(jsonl: &str) -> Vec<(usize, usize)> {
     out
 }
 
-/// The field a serde message names (`unknown field `x``, `missing field `y``).
+/// The field a serde message names (`unknown field `x``, `missing field `y``); other
+/// messages quote values, not fields, and name none.
 pub fn field_of_serde_error(message: &str) -> Option<String> {
+    if !(message.starts_with("unknown field") || message.starts_with("missing field")) {
+        return None;
+    }
     let start = message.find('`')? + 1;
     let len = message[start..].find('`')?;
     Some(message[start..start + len].to_string())
@@ -543,5 +547,9 @@ mod tests {
             Some("shoe")
         );
         assert_eq!(field_of_serde_error("invalid type: integer"), None);
+        assert_eq!(
+            field_of_serde_error("unknown variant `老客户`, expected one of `web_form`"),
+            None
+        );
     }
 }

@@ -416,20 +416,30 @@ fn row_errors(row: i64, e: &AppError) -> Vec<RowError> {
         .collect()
 }
 
-fn serde_error(e: serde_json::Error) -> AppError {
-    let message = e.to_string();
-    let code = if message.starts_with("unknown field") {
-        "unknown_field"
-    } else if message.starts_with("missing field") {
-        "required"
-    } else {
-        "invalid_format"
-    };
-    AppError::validation(vec![FieldError {
-        field: field_of_serde_error(&message).unwrap_or_default(),
-        code: code.into(),
-        message,
-    }])
+/// A row as its entity's create body; a refusal names the field it is about (the path
+/// where deserialising failed, or the field an unknown/missing-field message names).
+fn body_of<T: serde::de::DeserializeOwned>(row: Value) -> AppResult<T> {
+    serde_path_to_error::deserialize(row).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        let code = if message.starts_with("unknown field") {
+            "unknown_field"
+        } else if message.starts_with("missing field") {
+            "required"
+        } else {
+            "invalid_format"
+        };
+        let field = if path.is_empty() || path == "." {
+            field_of_serde_error(&message).unwrap_or_default()
+        } else {
+            path
+        };
+        AppError::validation(vec![FieldError {
+            field,
+            code: code.into(),
+            message,
+        }])
+    })
 }
 
 fn text(obj: &mut Map<String, Value>, key: &str) -> AppResult<Option<String>> {
@@ -487,11 +497,11 @@ fn import_row(
             if body.get("source").is_none() {
                 body["source"] = json!("import");
             }
-            let input = serde_json::from_value(body).map_err(serde_error)?;
+            let input = body_of(body)?;
             super::leads::import_in(uow, p, input, external)
         }
         ImportEntity::Accounts => {
-            let input = serde_json::from_value(body).map_err(serde_error)?;
+            let input = body_of(body)?;
             super::accounts::import_in(uow, p, input, external)
         }
         ImportEntity::Contacts => {
@@ -502,11 +512,11 @@ fn import_row(
                     "contacts are not matched by external id",
                 ));
             }
-            let input = serde_json::from_value(body).map_err(serde_error)?;
+            let input = body_of(body)?;
             super::contacts::create_in(uow, &p.sales_scope(), input).map(|_| true)
         }
         ImportEntity::WorkOrders => {
-            let input = serde_json::from_value(body).map_err(serde_error)?;
+            let input = body_of(body)?;
             super::work_orders::import_in(uow, p, input, external)
         }
     }

@@ -128,6 +128,18 @@ pub fn prepare(
     lease_ms: i64,
     public_url: Option<&str>,
 ) -> AppResult<Option<Outgoing>> {
+    use diesel::Connection;
+    conn.transaction(|conn| prepare_in(conn, webhook_id, owner, now_ms, lease_ms, public_url))
+}
+
+fn prepare_in(
+    conn: &mut DbConnection,
+    webhook_id: &str,
+    owner: &str,
+    now_ms: i64,
+    lease_ms: i64,
+    public_url: Option<&str>,
+) -> AppResult<Option<Outgoing>> {
     if !store::claim(conn, webhook_id, owner, now_ms, now_ms + lease_ms)? {
         return Ok(None);
     }

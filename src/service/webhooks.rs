@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 use super::input::{double_option, from_json_text, patch, to_json_text, Check};
 use super::{check_version, new_id, Ctx, Page, Services, Uow};
 use crate::auth::require_role;
-use crate::auth::tokens::random_secret;
 use crate::domain::audit::diff;
 use crate::domain::events::TypeFilter;
 use crate::domain::role::Role;
@@ -252,10 +251,9 @@ fn parse(
 /// 24 random bytes, standard base64 (the `whsec_` convention).
 fn random_secret_b64() -> String {
     use base64::Engine;
-    let raw = random_secret(24);
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(raw)
-        .unwrap_or_default();
+    use rand::RngCore;
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
@@ -414,7 +412,8 @@ pub async fn update(
     .await
 }
 
-/// Removes a subscription; its waiting deliveries are not sent.
+/// Removes a subscription; its waiting deliveries are marked `failed` and not sent (so they
+/// hold no change-feed events back from retention).
 pub async fn delete(svc: &Services, ctx: &Ctx, id: String, if_match: Option<i64>) -> AppResult<()> {
     require_role(&ctx.principal, WEBHOOK_ADMINS)?;
     svc.write(ctx, move |uow| {
@@ -430,7 +429,11 @@ pub async fn delete(svc: &Services, ctx: &Ctx, id: String, if_match: Option<i64>
         if !store::update(uow.conn, &new, old.version)? {
             return Err(AppError::version_mismatch(old.version + 1));
         }
+        let dropped = store::fail_pending(uow.conn, &id, "the webhook was deleted", uow.now_ms)?;
         record_change(uow, &id, "delete", snapshot(&old), json!({}));
+        if dropped > 0 {
+            log::info!("webhook {id} deleted with {dropped} waiting deliveries");
+        }
         Ok(())
     })
     .await

@@ -289,6 +289,26 @@ pub fn list_deliveries(
     q.load(conn)
 }
 
+/// Gives up every waiting delivery of a subscription (it was deleted); answers how many.
+pub fn fail_pending(
+    conn: &mut DbConnection,
+    webhook_id: &str,
+    why: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::webhook_id.eq(webhook_id))
+            .filter(webhook_deliveries::status.eq("pending")),
+    )
+    .set((
+        webhook_deliveries::status.eq("failed"),
+        webhook_deliveries::last_error.eq(why),
+        webhook_deliveries::updated_at.eq(now),
+    ))
+    .execute(conn)
+}
+
 pub fn insert_attempt(conn: &mut DbConnection, row: &AttemptRow) -> QueryResult<()> {
     diesel::insert_into(webhook_attempts::table)
         .values(row)

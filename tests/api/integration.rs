@@ -359,8 +359,7 @@ async fn robot_formats_post_signed_chinese_messages() {
         }
     })
     .await;
-    let app_retry_fast = &app;
-    subscribe(app_retry_fast, json!({"url": format!("{}?access_token=abc", ding.url), "format": "dingtalk", "secret": "SECding", "event_types": ["lead.created"]})).await;
+    subscribe(&app, json!({"url": format!("{}?access_token=abc", ding.url), "format": "dingtalk", "secret": "SECding", "event_types": ["lead.created"]})).await;
     let fs = subscribe(&app, json!({"url": feishu.url, "format": "feishu", "secret": "fs-secret", "event_types": ["lead.created"]})).await;
     assert!(fs.get("secret").is_some());
     let wc = subscribe(
@@ -515,11 +514,21 @@ async fn webhook_subscriptions_are_validated_and_admin_only() {
         "no secret in the audit trail"
     );
     assert!(audit.text.contains("secret_fingerprint"));
+    // Its own config changes were queued for it (example.com is unreachable here).
+    eventually("a queued delivery", Duration::from_secs(10), || async {
+        (!deliveries(&app, &id).await.is_empty()).then_some(())
+    })
+    .await;
     let del = app.delete(&format!("/webhooks/{id}"), &integ).await;
     assert_eq!(del.status, 204, "{}", del.text);
     app.get(&format!("/webhooks/{id}"), &integ)
         .await
         .assert_problem(404, "not_found");
+    assert_eq!(
+        count(&app, &format!("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = '{id}' AND status = 'pending'")),
+        0,
+        "a deleted subscription's waiting deliveries are given up"
+    );
     app.post("/webhook-deliveries/nope/redeliver", &integ, Value::Null)
         .await
         .assert_problem(404, "not_found");
@@ -836,7 +845,9 @@ async fn gbk_csv_dry_run_upserts_by_external_id_and_limits() {
     let rows = json!([
         {"name": "甲", "phone": "13500135000"},
         {"name": "乙", "email": "not-mail"},
-        {"name": "丙", "phone": "13500135001", "shoe_size": 42}
+        {"name": "丙", "phone": "13500135001", "shoe_size": 42},
+        {"name": "丁", "phone": "13500135002", "source": "老客户"},
+        {"name": "戊", "phone": "13500135003", "budget_cents": "很多"}
     ]);
     let r = import(
         &app,
@@ -851,13 +862,18 @@ async fn gbk_csv_dry_run_upserts_by_external_id_and_limits() {
     let done = finished(&app, &app.admin, &r.id()).await;
     assert_eq!(
         (done["succeeded"].as_i64(), done["failed"].as_i64()),
-        (Some(1), Some(2)),
+        (Some(1), Some(4)),
         "{done}"
     );
     assert_eq!(done["errors"][0]["row"], 2);
     assert_eq!(done["errors"][0]["field"], "email");
     assert_eq!(done["errors"][1]["row"], 3);
     assert_eq!(done["errors"][1]["code"], "unknown_field");
+    assert_eq!(done["errors"][1]["field"], "shoe_size");
+    assert_eq!(done["errors"][2]["row"], 4);
+    assert_eq!(done["errors"][2]["field"], "source");
+    assert_eq!(done["errors"][3]["row"], 5);
+    assert_eq!(done["errors"][3]["field"], "budget_cents");
     assert_eq!(
         count(&app, "SELECT COUNT(*) AS n FROM leads"),
         3,
