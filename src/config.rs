@@ -30,6 +30,13 @@ pub struct Settings {
     pub login_limits: crate::auth::throttle::ThrottleLimits,
     /// Origins a browser front end may call from (CORS); empty: none.
     pub cors_origins: Vec<String>,
+    /// The daily lead-health digest: local time of day and zone (`None`: no digest).
+    pub digest: Option<(chrono::NaiveTime, chrono_tz::Tz)>,
+}
+
+/// When the daily digest goes out unless `CRMFLOW_DIGEST_TIME` says otherwise.
+pub fn default_digest_time() -> chrono::NaiveTime {
+    chrono::NaiveTime::from_hms_opt(8, 30, 0).expect("a valid time")
 }
 
 /// The webhook delivery worker.
@@ -117,7 +124,24 @@ impl Settings {
                 .parse()
                 .map_err(|_| format!("CRMFLOW_TIME_ZONE must be an IANA zone, got `{v}`"))?,
         };
+        let digest_zone = match var("CRMFLOW_DIGEST_TIME_ZONE") {
+            None => time_zone,
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("CRMFLOW_DIGEST_TIME_ZONE must be an IANA zone, got `{v}`"))?,
+        };
+        let digest = match var("CRMFLOW_DIGEST_TIME").as_deref() {
+            None => Some((default_digest_time(), digest_zone)),
+            Some("off") => None,
+            Some(v) => Some((
+                chrono::NaiveTime::parse_from_str(v, "%H:%M").map_err(|_| {
+                    format!("CRMFLOW_DIGEST_TIME must be HH:MM or `off`, got `{v}`")
+                })?,
+                digest_zone,
+            )),
+        };
         Ok(Settings {
+            digest,
             bind: var("CRMFLOW_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             database_url: var("CRMFLOW_DATABASE_URL").unwrap_or_else(|| "./crmflow.db".into()),
             jwt_secret: var("CRMFLOW_JWT_SECRET"),

@@ -47,6 +47,12 @@ impl FromRequest for Auth {
         let token = bearer_token(req);
         let request_id = request_id_of(req);
         let cached = req.extensions().get::<Principal>().cloned();
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.trim().chars().take(120).collect::<String>())
+            .filter(|s| !s.is_empty());
         let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
@@ -61,9 +67,15 @@ impl FromRequest for Auth {
                     p
                 }
             };
+            let client = match (&principal.kind, user_agent) {
+                (crate::auth::PrincipalKind::ApiKey, _) => format!("api_key:{}", principal.name),
+                (_, Some(ua)) => format!("user_agent:{ua}"),
+                (_, None) => format!("user:{}", principal.name),
+            };
             Ok(Auth(Ctx {
                 principal,
                 request_id,
+                client,
             }))
         })
     }
@@ -199,4 +211,28 @@ pub fn query_time(field: &str, v: &Option<String>) -> AppResult<Option<i64>> {
 /// The path of a resource under the API base.
 pub fn location(kind: &str, id: &str) -> String {
     format!("/api/v1/{kind}/{id}")
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DryRun {
+    /// Validate and report the impact without saving.
+    pub dry_run: Option<bool>,
+}
+
+impl DryRun {
+    pub fn on(&self) -> bool {
+        self.dry_run.unwrap_or(false)
+    }
+}
+
+/// The answer to a write that may have been a dry run (200 with the impact).
+pub fn saved_or_tried<T>(
+    w: crate::service::impact::Written<T>,
+    saved: impl FnOnce(T) -> HttpResponse,
+) -> HttpResponse {
+    match w {
+        crate::service::impact::Written::Saved(v) => saved(v),
+        crate::service::impact::Written::DryRun(d) => HttpResponse::Ok().json(d),
+    }
 }

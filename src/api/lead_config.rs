@@ -1,19 +1,19 @@
 //! `/config/scoring` and `/assignment-rules`.
 
-use actix_web::{delete, get, post, put, web, HttpResponse};
-use serde::Deserialize;
-use utoipa::IntoParams;
-
-use super::extract::{created, location, ok_versioned, page, Auth, IfMatch, PageOf};
+use super::extract::{
+    created, location, ok_versioned, page, saved_or_tried, Auth, DryRun, IfMatch, PageOf,
+};
 use super::AppState;
 use crate::domain::activity::ActivityRules;
 use crate::domain::scoring::{Score, ScoringModel};
 use crate::error::AppResult;
 use crate::service::activities::{self as activities_svc, ActivityRulesView};
 use crate::service::calendars::{self, CalendarInput, CalendarView};
+use crate::service::impact::ConfigDryRun;
 use crate::service::routing::AssignmentRecord;
 use crate::service::rules::{self as rules_svc, RuleInput, RuleView};
 use crate::service::scoring::{self as scoring_svc, ScoringConfigView};
+use actix_web::{delete, get, post, put, web, HttpResponse};
 
 /// The scoring model in force (the built-in default at version 0 until one is saved).
 #[utoipa::path(tag = "lead-config", responses((status = 200, description = "The model", body = ScoringConfigView)))]
@@ -21,13 +21,6 @@ use crate::service::scoring::{self as scoring_svc, ScoringConfigView};
 pub async fn get_scoring(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpResponse> {
     let v = scoring_svc::get(&state.services, &auth.0).await?;
     Ok(ok_versioned(&v, v.version))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DryRun {
-    /// Validate and report the impact without saving.
-    pub dry_run: Option<bool>,
 }
 
 /// Replaces the scoring model (admin, director, marketing): validated, versioned, audited,
@@ -48,7 +41,7 @@ pub async fn put_scoring(
         &auth.0,
         body.into_inner(),
         if_match.0,
-        q.dry_run.unwrap_or(false),
+        q.on(),
     )
     .await?;
     Ok(ok_versioned(&v, v.version))
@@ -67,16 +60,23 @@ pub async fn simulate_scoring(
         .json(scoring_svc::simulate(&state.services, &auth.0, body.into_inner()).await?))
 }
 
-/// Creates an assignment rule (admin, director; managers for their own team's pool).
-#[utoipa::path(tag = "lead-config", request_body = RuleInput, responses((status = 201, description = "Created", body = RuleView)))]
+/// Creates an assignment rule (admin, director; managers for their own team's pool). With
+/// `?dry_run=true` nothing is saved: the answer (200) tells which of the 200 most recent
+/// leads would match another rule.
+#[utoipa::path(tag = "lead-config", request_body = RuleInput, params(DryRun),
+    responses((status = 201, description = "Created", body = RuleView),
+              (status = 200, description = "Dry run: the impact", body = ConfigDryRun)))]
 #[post("/assignment-rules")]
 pub async fn create_rule(
     state: web::Data<AppState>,
     auth: Auth,
+    q: web::Query<DryRun>,
     body: web::Json<RuleInput>,
 ) -> AppResult<HttpResponse> {
-    let r = rules_svc::create(&state.services, &auth.0, body.into_inner()).await?;
-    Ok(created(location("assignment-rules", &r.id), &r, r.version))
+    let w = rules_svc::create(&state.services, &auth.0, body.into_inner(), q.on()).await?;
+    Ok(saved_or_tried(w, |r| {
+        created(location("assignment-rules", &r.id), &r, r.version)
+    }))
 }
 
 /// The rules in evaluation order (lower priority first).
@@ -113,42 +113,51 @@ pub async fn get_rule(
     Ok(ok_versioned(&r, r.version))
 }
 
-/// Replaces a rule.
+/// Replaces a rule; `?dry_run=true` reports the impact on the 200 most recent leads instead.
 #[utoipa::path(tag = "lead-config", request_body = RuleInput,
-    params(("id" = String, Path, description = "Rule id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
-    responses((status = 200, description = "Replaced", body = RuleView)))]
+    params(("id" = String, Path, description = "Rule id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""), DryRun),
+    responses((status = 200, description = "Replaced (or, with dry_run, the impact: ConfigDryRun)", body = RuleView)))]
 #[put("/assignment-rules/{id}")]
 pub async fn replace_rule(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<String>,
     if_match: IfMatch,
+    q: web::Query<DryRun>,
     body: web::Json<RuleInput>,
 ) -> AppResult<HttpResponse> {
-    let r = rules_svc::replace(
+    let w = rules_svc::replace(
         &state.services,
         &auth.0,
-        id.into_inner(),
-        if_match.0,
+        (id.into_inner(), if_match.0),
         body.into_inner(),
+        q.on(),
     )
     .await?;
-    Ok(ok_versioned(&r, r.version))
+    Ok(saved_or_tried(w, |r| ok_versioned(&r, r.version)))
 }
 
-/// Deletes a rule (leads it routed keep their assignment record).
+/// Deletes a rule (leads it routed keep their assignment record); `?dry_run=true` reports
+/// the impact on the 200 most recent leads instead.
 #[utoipa::path(tag = "lead-config",
-    params(("id" = String, Path, description = "Rule id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
-    responses((status = 204, description = "Deleted")))]
+    params(("id" = String, Path, description = "Rule id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""), DryRun),
+    responses((status = 204, description = "Deleted"), (status = 200, description = "Dry run: the impact", body = ConfigDryRun)))]
 #[delete("/assignment-rules/{id}")]
 pub async fn delete_rule(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<String>,
     if_match: IfMatch,
+    q: web::Query<DryRun>,
 ) -> AppResult<HttpResponse> {
-    rules_svc::delete(&state.services, &auth.0, id.into_inner(), if_match.0).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let w = rules_svc::delete(
+        &state.services,
+        &auth.0,
+        (id.into_inner(), if_match.0),
+        q.on(),
+    )
+    .await?;
+    Ok(saved_or_tried(w, |_| HttpResponse::NoContent().finish()))
 }
 
 /// Creates a business calendar (admin): time zone, weekly hours, holidays, make-up workdays.

@@ -13,6 +13,7 @@ pub mod middleware;
 pub mod ops;
 pub mod org;
 pub mod pipeline;
+pub mod reports;
 pub mod service;
 pub mod trust;
 
@@ -176,7 +177,20 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(integration::redeliver)
         .service(integration::create_import)
         .service(integration::get_import)
-        .service(integration::link_external_ref);
+        .service(integration::link_external_ref)
+        .service(reports::lead_response)
+        .service(reports::lead_funnel)
+        .service(reports::actions)
+        .service(reports::pipeline)
+        .service(reports::service)
+        .service(reports::data_health)
+        .service(reports::lead_health_daily)
+        .service(reports::create_field)
+        .service(reports::list_fields)
+        .service(reports::dry_run)
+        .service(reports::get_field)
+        .service(reports::update_field)
+        .service(reports::delete_field);
 }
 
 /// Registers the operations endpoints (no prefix).
@@ -211,7 +225,8 @@ same key and body replays the first response with `Idempotent-Replayed: true`.",
         (name = "contracts", description = "Contracts: review, signing, installments, payments, success plan, go-live, NPS"),
         (name = "service", description = "Work orders, routing rules, SLA policies"),
         (name = "customer-360", description = "Installed base, account timeline, caller lookup, renewal signals"),
-        (name = "trust", description = "Audit trail"),
+        (name = "trust", description = "Audit trail, custom fields and the dry run of a custom-field change"),
+        (name = "reports", description = "Process reports computed from the records, and the daily lead-health digest"),
         (name = "integration", description = "Change feed, webhooks (standard, DingTalk, Feishu, WeCom), bulk imports"),
         (name = "ops", description = "Health, readiness, metrics"),
     )

@@ -6,7 +6,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::extract::{
-    created, location, ok_versioned, page, query_time, Auth, IfMatch, PageOf, PageParams,
+    created, location, ok_versioned, page, query_time, saved_or_tried, Auth, DryRun, IfMatch,
+    PageOf, PageParams,
 };
 use super::AppState;
 use crate::domain::pipeline::Pipeline;
@@ -37,17 +38,25 @@ pub async fn get_pipeline(state: web::Data<AppState>, auth: Auth) -> AppResult<H
 /// known requirement kinds; versioned, audited, `config.changed`. A stage that still holds
 /// open deals cannot be removed (409); open deals take their stage's new probability.
 #[utoipa::path(tag = "pipeline", request_body = Pipeline,
-    params(("If-Match" = Option<String>, Header, description = IF_MATCH)),
-    responses((status = 200, description = "Saved", body = PipelineView)))]
+    params(("If-Match" = Option<String>, Header, description = IF_MATCH), DryRun),
+    responses((status = 200, description = "Saved (or, with dry_run, the open deals whose probability would change: ConfigDryRun)", body = PipelineView)))]
 #[put("/pipeline")]
 pub async fn put_pipeline(
     state: web::Data<AppState>,
     auth: Auth,
     if_match: IfMatch,
+    q: web::Query<DryRun>,
     body: web::Json<Pipeline>,
 ) -> AppResult<HttpResponse> {
-    let v = pipeline_svc::put(&state.services, &auth.0, body.into_inner(), if_match.0).await?;
-    Ok(ok_versioned(&v, v.version))
+    let w = pipeline_svc::put(
+        &state.services,
+        &auth.0,
+        body.into_inner(),
+        if_match.0,
+        q.on(),
+    )
+    .await?;
+    Ok(saved_or_tried(w, |v| ok_versioned(&v, v.version)))
 }
 
 /// Opens a deal on an account in the pipeline's first stage (sales, managers, directors,

@@ -5,11 +5,13 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::extract::{
-    created, location, ok_versioned, page, upserted, Auth, IfMatch, PageOf, PageParams,
+    created, location, ok_versioned, page, saved_or_tried, upserted, Auth, DryRun, IfMatch, PageOf,
+    PageParams,
 };
 use super::AppState;
 use crate::domain::work_order::WorkOrderStatus;
 use crate::error::AppResult;
+use crate::service::impact::ConfigDryRun;
 use crate::service::service_rules::{
     self as rules, RoutingRuleInput, RoutingRuleView, ServiceSettings, ServiceSettingsView,
     SlaPolicyInput, SlaPolicyView,
@@ -233,15 +235,20 @@ pub async fn put_service_settings(
 /// Creates a routing rule (admin, director, manager): conditions on `type`, `priority`,
 /// `channel`, `device_sn`, `product_model`, `account_tier`, `account_id`, `description`.
 #[utoipa::path(tag = "service", request_body = RoutingRuleInput,
-    responses((status = 201, description = "Created", body = RoutingRuleView)))]
+    params(DryRun),
+    responses((status = 201, description = "Created", body = RoutingRuleView),
+              (status = 200, description = "Dry run: which of the 200 most recent work orders would be routed differently", body = ConfigDryRun)))]
 #[post("/routing-rules")]
 pub async fn create_routing_rule(
     state: web::Data<AppState>,
     auth: Auth,
+    q: web::Query<DryRun>,
     body: web::Json<RoutingRuleInput>,
 ) -> AppResult<HttpResponse> {
-    let r = rules::create_routing_rule(&state.services, &auth.0, body.into_inner()).await?;
-    Ok(created(location("routing-rules", &r.id), &r, r.version))
+    let w = rules::create_routing_rule(&state.services, &auth.0, body.into_inner(), q.on()).await?;
+    Ok(saved_or_tried(w, |r| {
+        created(location("routing-rules", &r.id), &r, r.version)
+    }))
 }
 
 /// The routing rules in evaluation order.
@@ -268,52 +275,59 @@ pub async fn get_routing_rule(
 
 /// Replaces a routing rule.
 #[utoipa::path(tag = "service", request_body = RoutingRuleInput,
-    params(("id" = String, Path, description = "Rule id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
-    responses((status = 200, description = "Replaced", body = RoutingRuleView)))]
+    params(("id" = String, Path, description = "Rule id"), ("If-Match" = Option<String>, Header, description = IF_MATCH), DryRun),
+    responses((status = 200, description = "Replaced (or, with dry_run, the impact: ConfigDryRun)", body = RoutingRuleView)))]
 #[put("/routing-rules/{id}")]
 pub async fn replace_routing_rule(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<String>,
     if_match: IfMatch,
+    q: web::Query<DryRun>,
     body: web::Json<RoutingRuleInput>,
 ) -> AppResult<HttpResponse> {
-    let r = rules::replace_routing_rule(
+    let w = rules::replace_routing_rule(
         &state.services,
         &auth.0,
-        id.into_inner(),
-        if_match.0,
+        (id.into_inner(), if_match.0),
         body.into_inner(),
+        q.on(),
     )
     .await?;
-    Ok(ok_versioned(&r, r.version))
+    Ok(saved_or_tried(w, |r| ok_versioned(&r, r.version)))
 }
 
 /// Deletes a routing rule.
-#[utoipa::path(tag = "service", params(("id" = String, Path, description = "Rule id")),
-    responses((status = 204, description = "Deleted")))]
+#[utoipa::path(tag = "service", params(("id" = String, Path, description = "Rule id"), DryRun),
+    responses((status = 204, description = "Deleted"), (status = 200, description = "Dry run: the impact", body = ConfigDryRun)))]
 #[delete("/routing-rules/{id}")]
 pub async fn delete_routing_rule(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<String>,
+    q: web::Query<DryRun>,
 ) -> AppResult<HttpResponse> {
-    rules::delete_routing_rule(&state.services, &auth.0, id.into_inner()).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let w = rules::delete_routing_rule(&state.services, &auth.0, id.into_inner(), q.on()).await?;
+    Ok(saved_or_tried(w, |_| HttpResponse::NoContent().finish()))
 }
 
 /// Creates an SLA policy (admin, director, manager): matched like routing rules; sets
 /// `response_due_at` and `resolution_due_at` (in working time with a calendar).
 #[utoipa::path(tag = "service", request_body = SlaPolicyInput,
-    responses((status = 201, description = "Created", body = SlaPolicyView)))]
+    params(DryRun),
+    responses((status = 201, description = "Created", body = SlaPolicyView),
+              (status = 200, description = "Dry run: which of the 200 most recent work orders would fall under another policy differently", body = ConfigDryRun)))]
 #[post("/sla-policies")]
 pub async fn create_sla_policy(
     state: web::Data<AppState>,
     auth: Auth,
+    q: web::Query<DryRun>,
     body: web::Json<SlaPolicyInput>,
 ) -> AppResult<HttpResponse> {
-    let r = rules::create_sla_policy(&state.services, &auth.0, body.into_inner()).await?;
-    Ok(created(location("sla-policies", &r.id), &r, r.version))
+    let w = rules::create_sla_policy(&state.services, &auth.0, body.into_inner(), q.on()).await?;
+    Ok(saved_or_tried(w, |r| {
+        created(location("sla-policies", &r.id), &r, r.version)
+    }))
 }
 
 /// The SLA policies in evaluation order.
@@ -340,36 +354,38 @@ pub async fn get_sla_policy(
 
 /// Replaces an SLA policy (orders already taken in keep their deadlines).
 #[utoipa::path(tag = "service", request_body = SlaPolicyInput,
-    params(("id" = String, Path, description = "Policy id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
-    responses((status = 200, description = "Replaced", body = SlaPolicyView)))]
+    params(("id" = String, Path, description = "Policy id"), ("If-Match" = Option<String>, Header, description = IF_MATCH), DryRun),
+    responses((status = 200, description = "Replaced (or, with dry_run, the impact: ConfigDryRun)", body = SlaPolicyView)))]
 #[put("/sla-policies/{id}")]
 pub async fn replace_sla_policy(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<String>,
     if_match: IfMatch,
+    q: web::Query<DryRun>,
     body: web::Json<SlaPolicyInput>,
 ) -> AppResult<HttpResponse> {
-    let r = rules::replace_sla_policy(
+    let w = rules::replace_sla_policy(
         &state.services,
         &auth.0,
-        id.into_inner(),
-        if_match.0,
+        (id.into_inner(), if_match.0),
         body.into_inner(),
+        q.on(),
     )
     .await?;
-    Ok(ok_versioned(&r, r.version))
+    Ok(saved_or_tried(w, |r| ok_versioned(&r, r.version)))
 }
 
 /// Deletes an SLA policy no work order runs under (409 otherwise: deactivate it).
-#[utoipa::path(tag = "service", params(("id" = String, Path, description = "Policy id")),
-    responses((status = 204, description = "Deleted")))]
+#[utoipa::path(tag = "service", params(("id" = String, Path, description = "Policy id"), DryRun),
+    responses((status = 204, description = "Deleted"), (status = 200, description = "Dry run: the impact", body = ConfigDryRun)))]
 #[delete("/sla-policies/{id}")]
 pub async fn delete_sla_policy(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<String>,
+    q: web::Query<DryRun>,
 ) -> AppResult<HttpResponse> {
-    rules::delete_sla_policy(&state.services, &auth.0, id.into_inner()).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let w = rules::delete_sla_policy(&state.services, &auth.0, id.into_inner(), q.on()).await?;
+    Ok(saved_or_tried(w, |_| HttpResponse::NoContent().finish()))
 }

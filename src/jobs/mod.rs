@@ -8,6 +8,7 @@ pub mod imports;
 pub mod lead_timers;
 pub mod pipeline;
 pub mod renewal;
+pub mod reports;
 pub mod service;
 pub mod webhooks;
 
@@ -37,6 +38,8 @@ pub async fn sweep(services: &Services) -> crate::error::AppResult<()> {
     contracts::nps_surveys(services).await?;
     service::sla_clocks(services).await?;
     renewal::signals(services).await?;
+    reports::daily_digest(services).await?;
+    reports::purge_write_log(services).await?;
     expire_feed(services).await?;
     Ok(())
 }

@@ -340,6 +340,7 @@ fn insert_account(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<Acco
         deleted_at: None,
     };
     let row = f.apply(blank, team_id);
+    super::custom_fields::check_write(uow, ENTITY, &row.id, None, &row.custom)?;
     accounts::insert(uow.conn, &row).map_err(duplicate_uscc)?;
     let view = AccountView::new(row.clone(), Vec::new());
     let snapshot = serde_json::to_value(&view).unwrap_or_default();
@@ -398,6 +399,7 @@ fn update_account(
         updated_at: uow.now_ms,
         ..f.apply(old.clone(), team_id)
     };
+    super::custom_fields::check_write(uow, ENTITY, &new.id, Some(&old.custom), &new.custom)?;
     if !accounts::update(uow.conn, &new, old.version).map_err(duplicate_uscc)? {
         return Err(AppError::version_mismatch(old.version + 1));
     }

@@ -207,6 +207,7 @@ pub fn create_in(
         deleted_at: None,
     };
     let row = f.apply(blank);
+    super::custom_fields::check_write(uow, ENTITY, &row.id, None, &row.custom)?;
     contacts::insert(uow.conn, &row)?;
     let view = ContactView::from(row);
     let snapshot = serde_json::to_value(&view).unwrap_or_default();
@@ -289,6 +290,7 @@ pub async fn update(
             updated_at: uow.now_ms,
             ..f.apply(old.clone())
         };
+        super::custom_fields::check_write(uow, ENTITY, &new.id, Some(&old.custom), &new.custom)?;
         if !contacts::update(uow.conn, &new, old.version)? {
             return Err(AppError::version_mismatch(old.version + 1));
         }

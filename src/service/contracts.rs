@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use super::config::{self, ConfigDoc};
@@ -223,6 +223,9 @@ pub struct ContractView {
     pub end_date: Option<String>,
     /// Work orders created for this contract (the delivery order on signing).
     pub work_order_ids: Vec<String>,
+    /// Values of the custom fields defined for contracts.
+    #[schema(value_type = Object)]
+    pub custom: Map<String, Value>,
     pub created_by: String,
     pub version: i64,
     pub created_at: String,
@@ -265,6 +268,7 @@ impl ContractView {
             completed_at: r.completed_at.map(rfc3339),
             terminated_at: r.terminated_at.map(rfc3339),
             terminated_reason: r.terminated_reason,
+            custom: from_json_text(&r.custom),
             created_by: r.created_by,
             version: r.version,
             created_at: rfc3339(r.created_at),
@@ -367,6 +371,10 @@ pub struct ContractInput {
     /// `YYYY-MM-DD`: the last day of the contracted term (service or maintenance period),
     /// when it has one; renewal signals look ahead to it.
     pub end_date: Option<String>,
+    /// Values of the custom fields defined for contracts; strict once any is defined.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub custom: Map<String, Value>,
 }
 
 /// Edit body (draft or rejected contracts only; a rejected contract returns to draft).
@@ -379,14 +387,32 @@ pub struct ContractPatch {
     pub amount_cents: Option<i64>,
     pub currency: Option<String>,
     pub end_date: Option<String>,
+    /// Replaces `custom{}`.
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<Map<String, Value>>,
 }
 
+#[derive(Clone)]
 struct Terms {
     number: String,
     title: String,
     amount_cents: i64,
     currency: String,
     end_date: Option<String>,
+    /// `None` keeps the stored `custom{}` (an edit that does not name it).
+    custom: Option<Map<String, Value>>,
+}
+
+/// The terms of a create or upsert body.
+fn input_terms(i: &ContractInput) -> AppResult<Terms> {
+    terms(
+        i.number.clone(),
+        i.title.clone(),
+        i.amount_cents,
+        i.currency.clone(),
+        i.end_date.clone(),
+        Some(i.custom.clone()),
+    )
 }
 
 fn terms(
@@ -395,6 +421,7 @@ fn terms(
     amount: i64,
     currency: Option<String>,
     end_date: Option<String>,
+    custom: Option<Map<String, Value>>,
 ) -> AppResult<Terms> {
     let mut c = Check::default();
     let end_date = end_date.filter(|d| {
@@ -410,6 +437,7 @@ fn terms(
         amount_cents: amount,
         currency: c.currency("currency", currency),
         end_date,
+        custom: c.custom_patch("custom", custom),
     };
     if amount <= 0 || amount > 10_000_000_000_000 {
         c.fail(
@@ -480,7 +508,9 @@ fn insert_contract(
         created_at: uow.now_ms,
         updated_at: uow.now_ms,
         end_date: t.end_date,
+        custom: to_json_text(&t.custom.unwrap_or_default()),
     };
+    super::custom_fields::check_write(uow, ENTITY, &row.id, None, &row.custom)?;
     contracts::insert(uow.conn, &row)?;
     let snap = snapshot(&row);
     uow.audit(
@@ -522,16 +552,21 @@ fn edit_contract(
         amount_cents: t.amount_cents,
         currency: t.currency,
         end_date: t.end_date,
+        custom: t
+            .custom
+            .map(|m| to_json_text(&m))
+            .unwrap_or(old.custom.clone()),
         status: ContractStatus::Draft.as_str().into(),
         ..old.clone()
     };
+    super::custom_fields::check_write(uow, ENTITY, &new.id, Some(&old.custom), &new.custom)?;
     let new = save(uow, &old, new, "update")?;
     uow.event("contract.updated", ENTITY, &new.id, brief(&new));
     Ok(new)
 }
 
 pub async fn create(svc: &Services, ctx: &Ctx, i: ContractInput) -> AppResult<ContractView> {
-    let t = terms(i.number, i.title, i.amount_cents, i.currency, i.end_date)?;
+    let t = input_terms(&i)?;
     let p = ctx.principal.clone();
     svc.write(ctx, move |uow| {
         let row = insert_contract(uow, &p, &i.opportunity_id, t)?;
@@ -600,6 +635,7 @@ pub async fn update(
             patch.amount_cents.unwrap_or(old.amount_cents),
             Some(patch.currency.unwrap_or(old.currency.clone())),
             patch.end_date.or(old.end_date.clone()),
+            patch.custom,
         )?;
         let row = edit_contract(uow, &p, old, t)?;
         view(uow.conn, row)
@@ -616,14 +652,8 @@ pub async fn upsert_by_external(
     i: ContractInput,
 ) -> AppResult<(ContractView, bool)> {
     super::refs::validate(&system, &external_id)?;
-    let t = terms(i.number, i.title, i.amount_cents, i.currency, i.end_date)?;
-    let terms_of = move || Terms {
-        number: t.number.clone(),
-        title: t.title.clone(),
-        amount_cents: t.amount_cents,
-        currency: t.currency.clone(),
-        end_date: t.end_date.clone(),
-    };
+    let t = input_terms(&i)?;
+    let terms_of = move || t.clone();
     super::refs::retry_upsert(|| {
         let (p, sys, ext, t, opp) = (
             ctx.principal.clone(),
@@ -861,6 +891,7 @@ pub async fn sign(
                 priority: "P3".into(),
                 channel: "api".into(),
                 team: settings.delivery_team_id.clone(),
+                custom: Default::default(),
             },
         )?;
         let installments = contracts::installments(uow.conn, &id)?;

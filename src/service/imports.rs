@@ -451,6 +451,27 @@ fn text(obj: &mut Map<String, Value>, key: &str) -> AppResult<Option<String>> {
     }
 }
 
+/// Text values of defined custom fields in the form the field takes (CSV cells are text).
+fn typed_custom(
+    uow: &mut Uow<'_>,
+    entity: ImportEntity,
+    custom: &mut Map<String, Value>,
+) -> AppResult<()> {
+    let name = match entity {
+        ImportEntity::Leads => "lead",
+        ImportEntity::Accounts => "account",
+        ImportEntity::Contacts => "contact",
+        ImportEntity::WorkOrders => "work_order",
+    };
+    for rule in super::custom_fields::rules_for(uow.conn, name)? {
+        if let Some(Value::String(s)) = custom.get(&rule.key) {
+            let v = crate::domain::custom_field::from_text(rule.field_type, s);
+            custom.insert(rule.key.clone(), v);
+        }
+    }
+    Ok(())
+}
+
 /// One row through its entity's use case; `true` when it created a record.
 fn import_row(
     uow: &mut Uow<'_>,
@@ -490,6 +511,9 @@ fn import_row(
             ))
         }
     };
+    if let Some(Value::Object(custom)) = obj.get_mut("custom") {
+        typed_custom(uow, entity, custom)?;
+    }
     let body = Value::Object(obj);
     match entity {
         ImportEntity::Leads => {

@@ -149,6 +149,15 @@ impl Check {
         v
     }
 
+    /// [`Check::custom`] for an optional PATCH value.
+    pub fn custom_patch(
+        &mut self,
+        field: &str,
+        v: Option<Map<String, Value>>,
+    ) -> Option<Map<String, Value>> {
+        v.map(|m| self.custom(field, m))
+    }
+
     /// Ends the check: `Err(422)` naming every failed field, if any.
     pub fn finish(self) -> AppResult<()> {
         if self.errors.is_empty() {

@@ -116,6 +116,7 @@ pub async fn assign(
         let mut new = old.clone();
         new.owner_id = Some(owner.id.clone());
         new.team_id = owner.team_id.clone();
+        new.assigned_at.get_or_insert(uow.now_ms);
         new.status = LeadStatus::Assigned.as_str().into();
         new.accepted_at = None;
         new.first_touch_due_at = None;
@@ -238,6 +239,10 @@ pub struct ConvertRequest {
     pub account_id: Option<String>,
     /// Defaults to "<company> - <product interest>".
     pub opportunity_name: Option<String>,
+    /// `custom{}` of the new opportunity (required opportunity custom fields go here).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub opportunity_custom: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What a conversion created or linked.
@@ -263,6 +268,9 @@ pub async fn convert(
     req: ConvertRequest,
 ) -> AppResult<ConvertResult> {
     crate::auth::require_role(&ctx.principal, crate::auth::policy::LEAD_WRITERS)?;
+    let mut c = super::input::Check::default();
+    c.custom("opportunity_custom", req.opportunity_custom.clone());
+    c.finish()?;
     let p = ctx.principal.clone();
     svc.write(ctx, move |uow| {
         let old = load(uow, &p, &id, if_match)?;
@@ -336,6 +344,7 @@ pub async fn convert(
                 owner_id: old.owner_id.clone(),
                 team_id: old.team_id.clone(),
                 lead_id: Some(old.id.clone()),
+                custom: req.opportunity_custom.clone(),
             },
         )?;
         let mut new = old.clone();

@@ -381,6 +381,7 @@ fn blank_row(id: String, created_by: &str, now: i64) -> LeadRow {
         score_version: 0,
         company_block: None,
         merged_into: None,
+        assigned_at: None,
     }
 }
 
@@ -401,6 +402,7 @@ fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow
         row.owner_id = Some(p.id.clone());
         row.team_id = p.team_id.clone();
         row.status = LeadStatus::Assigned.as_str().into();
+        row.assigned_at = Some(uow.now_ms);
         let record = json!({"rule_id": null, "rule_name": null, "matched_conditions": [], "candidates": [],
                             "chosen": p.id, "reason": "entered by its owner", "at": rfc3339(uow.now_ms)});
         row.assignment = Some(record.to_string());
@@ -422,6 +424,7 @@ fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow
             json!({"lead_id": row.id, "candidates": brief}),
         );
     }
+    super::custom_fields::check_write(uow, ENTITY, &row.id, None, &row.custom)?;
     leads::insert(uow.conn, &row)?;
     let snap = snapshot(&row);
     uow.audit(
@@ -447,6 +450,7 @@ fn update_lead(uow: &mut Uow<'_>, old: LeadRow, f: Fields) -> AppResult<LeadRow>
         updated_at: uow.now_ms,
         ..f.apply(old.clone())
     };
+    super::custom_fields::check_write(uow, ENTITY, &new.id, Some(&old.custom), &new.custom)?;
     if status == LeadStatus::NeedsInfo {
         // Completing a lead re-runs the quality gate (and assignment once it passes).
         super::routing::route(uow, &mut new)?;

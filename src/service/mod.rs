@@ -11,8 +11,10 @@ pub mod calendars;
 pub mod config;
 pub mod contacts;
 pub mod contracts;
+pub mod custom_fields;
 pub mod dedup;
 pub mod events;
+pub mod impact;
 pub mod imports;
 pub mod input;
 pub mod lead_flow;
@@ -24,6 +26,7 @@ pub mod pipeline;
 pub mod quotes;
 pub mod refs;
 pub mod renewal;
+pub mod reports;
 pub mod routing;
 pub mod rules;
 pub mod scoring;
@@ -63,6 +66,9 @@ pub struct Services {
 pub struct Ctx {
     pub principal: Principal,
     pub request_id: String,
+    /// Which client sent the request: `api_key:<name>`, else `user_agent:<User-Agent>`,
+    /// else `user:<username>` (groups the dry run of a custom-field change).
+    pub client: String,
 }
 
 /// The open transaction of one use case, collecting its audit entries and events.
@@ -74,6 +80,8 @@ pub struct Uow<'c> {
     pub tz: chrono_tz::Tz,
     actor_id: String,
     request_id: String,
+    /// The client of the request (see [`Ctx::client`]); the actor for the system's work.
+    pub client: String,
     audits: Vec<AuditDraft>,
     events: Vec<NewEvent>,
 }
@@ -218,8 +226,57 @@ impl Services {
         F: FnOnce(&mut Uow<'_>) -> AppResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.write_as(ctx.principal.id.clone(), ctx.request_id.clone(), f)
-            .await
+        let client = ctx.client.clone();
+        self.write_as(
+            ctx.principal.id.clone(),
+            ctx.request_id.clone(),
+            move |uow| {
+                uow.client = client;
+                f(uow)
+            },
+        )
+        .await
+    }
+
+    /// Runs `f` as [`Services::write`] would, then rolls everything back: the answer of a
+    /// `?dry_run=true` request. Nothing is stored, audited or announced.
+    pub async fn dry_run<T, F>(&self, ctx: &Ctx, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut Uow<'_>) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        use diesel::connection::{Connection, TransactionManager};
+        type Tm = <DbConnection as Connection>::TransactionManager;
+        let db = self.db.clone();
+        let (now, tz) = (self.now(), self.settings.time_zone);
+        let (actor_id, request_id, client) = (
+            ctx.principal.id.clone(),
+            ctx.request_id.clone(),
+            ctx.client.clone(),
+        );
+        actix_web::rt::task::spawn_blocking(move || {
+            let mut conn = db.write_conn()?;
+            let conn: &mut DbConnection = &mut conn;
+            Tm::begin_transaction(conn)?;
+            let out = {
+                let mut uow = Uow {
+                    conn: &mut *conn,
+                    now,
+                    now_ms: now.timestamp_millis(),
+                    tz,
+                    client,
+                    actor_id,
+                    request_id,
+                    audits: Vec::new(),
+                    events: Vec::new(),
+                };
+                f(&mut uow)
+            };
+            Tm::rollback_transaction(conn)?;
+            out
+        })
+        .await
+        .map_err(join_error)?
     }
 
     /// [`Services::write`] for the system itself (jobs, bootstrap): `actor_id` names it.
@@ -254,6 +311,7 @@ pub fn run_in_transaction<T>(
             now,
             now_ms: now.timestamp_millis(),
             tz,
+            client: actor_id.clone(),
             actor_id,
             request_id,
             audits: Vec::new(),

@@ -3,10 +3,10 @@
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-use super::input::{double_option, from_json_text, patch, Check};
+use super::input::{double_option, from_json_text, patch, to_json_text, Check};
 use super::{check_version, new_id, Ctx, Page, Services, Uow};
 use crate::auth::{require_role, Principal};
 use crate::domain::audit::{diff, Change};
@@ -61,6 +61,9 @@ pub struct OpportunityView {
     pub closed_at: Option<String>,
     /// Backward stage moves (regressions) so far.
     pub regression_count: i32,
+    /// Values of the custom fields defined for opportunities (`GET /custom-fields`).
+    #[schema(value_type = Object)]
+    pub custom: Map<String, Value>,
     pub created_by: String,
     pub version: i64,
     pub created_at: String,
@@ -90,6 +93,7 @@ impl From<OpportunityRow> for OpportunityView {
             competitor: r.competitor,
             closed_at: r.closed_at.map(rfc3339),
             regression_count: r.regression_count,
+            custom: from_json_text(&r.custom),
             created_by: r.created_by,
             version: r.version,
             created_at: rfc3339(r.created_at),
@@ -124,6 +128,10 @@ pub struct OpportunityInput {
     /// name themselves.
     pub owner_id: Option<String>,
     pub lead_id: Option<String>,
+    /// Values of the custom fields defined for opportunities; strict once any is defined.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub custom: Map<String, Value>,
 }
 
 /// Edit body; `stage`, `status` and `probability` change only through the lifecycle
@@ -141,6 +149,9 @@ pub struct OpportunityPatch {
     #[serde(default, deserialize_with = "double_option")]
     pub expected_close_date: Option<Option<String>>,
     pub owner_id: Option<String>,
+    /// Replaces `custom{}`.
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<Map<String, Value>>,
 }
 
 /// The editable fields of a deal, validated.
@@ -278,6 +289,7 @@ pub struct NewDeal {
     pub owner_id: Option<String>,
     pub team_id: Option<String>,
     pub lead_id: Option<String>,
+    pub custom: Map<String, Value>,
 }
 
 /// Opens a deal in the pipeline's first stage: the row, its initial stage-history entry,
@@ -311,7 +323,9 @@ pub fn open_in(uow: &mut Uow<'_>, d: NewDeal) -> AppResult<OpportunityRow> {
         created_by: uow.actor().to_string(),
         deleted_at: None,
         regression_count: 0,
+        custom: to_json_text(&d.custom),
     };
+    super::custom_fields::check_write(uow, ENTITY, &row.id, None, &row.custom)?;
     opportunities::insert(uow.conn, &row)?;
     opportunities::insert_stage_change(
         uow.conn,
@@ -348,6 +362,9 @@ pub async fn create(svc: &Services, ctx: &Ctx, i: OpportunityInput) -> AppResult
         i.currency,
         i.expected_close_date,
     )?;
+    let mut c = Check::default();
+    let custom = c.custom("custom", i.custom);
+    c.finish()?;
     let p = ctx.principal.clone();
     svc.write(ctx, move |uow| {
         let account = accounts::find_scoped(uow.conn, &i.account_id, &p.sales_scope())?
@@ -382,6 +399,7 @@ pub async fn create(svc: &Services, ctx: &Ctx, i: OpportunityInput) -> AppResult
                 owner_id: owner,
                 team_id,
                 lead_id: i.lead_id,
+                custom,
             },
         )?;
         Ok(OpportunityView::from(row))
@@ -440,6 +458,9 @@ pub async fn update(
             Some(p.currency.unwrap_or(old.currency.clone())),
             patch(old.expected_close_date.clone(), p.expected_close_date),
         )?;
+        let mut c = Check::default();
+        let custom = c.custom_patch("custom", p.custom);
+        c.finish()?;
         check_contact(uow.conn, &old.account_id, f.primary_contact_id.as_deref())?;
         let mut new = OpportunityRow {
             name: f.name,
@@ -447,8 +468,12 @@ pub async fn update(
             amount_cents: f.amount_cents,
             currency: f.currency,
             expected_close_date: f.expected_close_date,
+            custom: custom
+                .map(|m| to_json_text(&m))
+                .unwrap_or(old.custom.clone()),
             ..old.clone()
         };
+        super::custom_fields::check_write(uow, ENTITY, &new.id, Some(&old.custom), &new.custom)?;
         if let Some(owner) = p.owner_id.filter(|o| old.owner_id.as_ref() != Some(o)) {
             if !matches!(who.role, Role::Admin | Role::Director | Role::Manager) {
                 return Err(AppError::forbidden(

@@ -4,6 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::config::{self, ConfigDoc};
+use super::impact::{write_or_try, Outcomes, Written};
 use super::{Ctx, Services};
 use crate::auth::require_role;
 use crate::domain::pipeline::Pipeline;
@@ -47,16 +48,20 @@ pub async fn get(svc: &Services, _ctx: &Ctx) -> AppResult<PipelineView> {
 
 /// Replaces the pipeline (admin): validated, versioned, audited, `config.changed`. A stage
 /// that still holds open deals cannot be removed; open deals take their stage's new
-/// probability in the same transaction.
+/// probability in the same transaction. With `dry_run`, reports which open deals' win
+/// probability would change instead of saving.
 pub async fn put(
     svc: &Services,
     ctx: &Ctx,
     pipeline: Pipeline,
     if_match: Option<i64>,
-) -> AppResult<PipelineView> {
+    dry_run: bool,
+) -> AppResult<Written<PipelineView>> {
     require_role(&ctx.principal, &[Role::Admin])?;
     config::check(&pipeline)?;
-    svc.write(ctx, move |uow| {
+    let tried_on: (&str, fn(&mut DbConnection) -> AppResult<Outcomes>) =
+        ("every open deal: its stage and win probability", open_deals);
+    write_or_try(svc, ctx, dry_run, tried_on, move |uow| {
         for (stage, open) in opportunities::open_per_stage(uow.conn)? {
             if pipeline.stage(&stage).is_none() {
                 return Err(AppError::conflict(format!(
@@ -75,4 +80,12 @@ pub async fn put(
         })
     })
     .await
+}
+
+/// The stage and win probability of every open deal.
+fn open_deals(conn: &mut DbConnection) -> AppResult<Outcomes> {
+    Ok(opportunities::open_probabilities(conn)?
+        .into_iter()
+        .map(|(id, stage, p)| (id, serde_json::json!({"stage": stage, "probability": p})))
+        .collect())
 }

@@ -196,6 +196,7 @@ fn apply_decision(uow: &mut Uow<'_>, row: &mut LeadRow, d: &Decision) -> AppResu
             let owner = users::find(uow.conn, user_id)?;
             row.owner_id = Some(user_id.clone());
             row.team_id = owner.and_then(|u| u.team_id).or(rule.team_id.clone());
+            row.assigned_at.get_or_insert(uow.now_ms);
             row.status = LeadStatus::Assigned.as_str().into();
             row.claim_due_at = Some(rule_due(uow, rule, rule.claim_timeout_secs)?);
             if strategy_of(rule) == Strategy::RoundRobin {
@@ -330,6 +331,7 @@ pub fn claim_lapsed(uow: &mut Uow<'_>, id: &str) -> AppResult<()> {
             let to = apply_decision(uow, &mut new, &d)?;
             new.reassign_count = old.reassign_count + 1;
             if save(uow, &old, &mut new, "reassign")? {
+                lapse(uow, &old, "claim", "reassigned")?;
                 uow.event(
                     "lead.reassigned",
                     "lead",
@@ -354,6 +356,7 @@ pub fn claim_lapsed(uow: &mut Uow<'_>, id: &str) -> AppResult<()> {
             new.claim_due_at = None;
             new.escalated_at = Some(uow.now_ms);
             if save(uow, &old, &mut new, "escalate")? {
+                lapse(uow, &old, "claim", "escalated")?;
                 uow.event(
                     "lead.escalated",
                     "lead",
@@ -365,6 +368,22 @@ pub fn claim_lapsed(uow: &mut Uow<'_>, id: &str) -> AppResult<()> {
         }
     }
     Ok(())
+}
+
+/// Records a missed deadline against the rep who held the lead.
+fn lapse(uow: &mut Uow<'_>, old: &LeadRow, kind: &str, outcome: &str) -> AppResult<()> {
+    Ok(leads::record_lapse(
+        uow.conn,
+        &leads::LapseRow {
+            id: super::new_id(),
+            lead_id: &old.id,
+            kind,
+            outcome,
+            owner_id: old.owner_id.as_deref(),
+            team_id: old.team_id.as_deref(),
+            at: uow.now_ms,
+        },
+    )?)
 }
 
 /// Reports once that an accepted lead has had no reached contact by its deadline.
@@ -384,6 +403,7 @@ pub fn first_touch_lapsed(uow: &mut Uow<'_>, id: &str) -> AppResult<()> {
     new.first_touch_overdue_at = Some(uow.now_ms);
     let supervisor = supervisor_of(uow.conn, old.owner_id.as_deref())?;
     if save(uow, &old, &mut new, "first_touch_overdue")? {
+        lapse(uow, &old, "first_touch", "overdue")?;
         uow.event(
             "lead.first_touch_overdue",
             "lead",
@@ -403,4 +423,29 @@ pub fn rescore(uow: &mut Uow<'_>, id: &str) -> AppResult<bool> {
     let mut new = old.clone();
     apply_score(uow.conn, &mut new)?;
     save(uow, &old, &mut new, "rescore")
+}
+
+/// What a change of the assignment rules is tried on (`?dry_run=true`).
+pub const RULE_BASIS: &str = "the 200 most recent leads: the assignment rule that matches";
+
+/// The assignment rule each recent lead matches under the rules in force.
+pub fn rule_outcomes(conn: &mut DbConnection) -> AppResult<super::impact::Outcomes> {
+    let all: Vec<(RuleRow, Vec<Condition>)> = rules::all(conn)?
+        .into_iter()
+        .filter(|r| r.active)
+        .map(|r| {
+            let c = from_json_text(&r.conditions);
+            (r, c)
+        })
+        .collect();
+    Ok(leads::recent(conn, super::impact::RECENT)?
+        .iter()
+        .map(|l| {
+            let f = facts(l);
+            let hit = all.iter().find(|(_, c)| matches(c, &f).is_some());
+            let rule = hit
+                .map(|(r, _)| json!({"rule_id": r.id, "rule_name": r.name, "team_id": r.team_id}));
+            (l.id.clone(), rule.unwrap_or(json!({"rule_id": null})))
+        })
+        .collect())
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
+use super::impact::{write_or_try, Outcomes, Written};
 use super::input::{from_json_text, to_json_text, Check};
 use super::routing::{self, AssignmentRecord};
 use super::{check_version, new_id, Ctx, Page, Services};
@@ -20,6 +21,11 @@ use crate::store::{teams, users, DbConnection};
 
 const ENTITY: &str = "assignment_rule";
 const RULE_ADMINS: &[Role] = &[Role::Admin, Role::Director, Role::Manager];
+
+type Probe = fn(&mut DbConnection) -> AppResult<Outcomes>;
+
+/// What a dry run of a rule change is tried on.
+const TRIED_ON: (&str, Probe) = (routing::RULE_BASIS, routing::rule_outcomes);
 
 /// Who a rule hands leads to: the sales reps of a team and/or listed users.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -230,11 +236,17 @@ fn manager_owns(p: &Principal, r: &RuleRow) -> AppResult<()> {
     Ok(())
 }
 
-pub async fn create(svc: &Services, ctx: &Ctx, i: RuleInput) -> AppResult<RuleView> {
+/// With `dry_run`, reports which recent leads would match another rule instead of saving.
+pub async fn create(
+    svc: &Services,
+    ctx: &Ctx,
+    i: RuleInput,
+    dry_run: bool,
+) -> AppResult<Written<RuleView>> {
     require_role(&ctx.principal, RULE_ADMINS)?;
     validate(&i)?;
     let p = ctx.principal.clone();
-    svc.write(ctx, move |uow| {
+    write_or_try(svc, ctx, dry_run, TRIED_ON, move |uow| {
         check_refs(uow.conn, &p, &i)?;
         let blank = RuleRow {
             id: new_id(),
@@ -300,14 +312,14 @@ pub async fn get(svc: &Services, ctx: &Ctx, id: String) -> AppResult<RuleView> {
 pub async fn replace(
     svc: &Services,
     ctx: &Ctx,
-    id: String,
-    if_match: Option<i64>,
+    (id, if_match): (String, Option<i64>),
     i: RuleInput,
-) -> AppResult<RuleView> {
+    dry_run: bool,
+) -> AppResult<Written<RuleView>> {
     require_role(&ctx.principal, RULE_ADMINS)?;
     validate(&i)?;
     let p = ctx.principal.clone();
-    svc.write(ctx, move |uow| {
+    write_or_try(svc, ctx, dry_run, TRIED_ON, move |uow| {
         let old =
             rules::find(uow.conn, &id)?.ok_or_else(|| AppError::not_found("assignment rule"))?;
         check_version(if_match, old.version)?;
@@ -340,10 +352,15 @@ pub async fn replace(
     .await
 }
 
-pub async fn delete(svc: &Services, ctx: &Ctx, id: String, if_match: Option<i64>) -> AppResult<()> {
+pub async fn delete(
+    svc: &Services,
+    ctx: &Ctx,
+    (id, if_match): (String, Option<i64>),
+    dry_run: bool,
+) -> AppResult<Written<()>> {
     require_role(&ctx.principal, RULE_ADMINS)?;
     let p = ctx.principal.clone();
-    svc.write(ctx, move |uow| {
+    write_or_try(svc, ctx, dry_run, TRIED_ON, move |uow| {
         let old =
             rules::find(uow.conn, &id)?.ok_or_else(|| AppError::not_found("assignment rule"))?;
         check_version(if_match, old.version)?;

@@ -26,6 +26,10 @@ pub struct ScoringConfigView {
     pub updated_at: Option<String>,
     /// Open leads not yet rescored with this version (the sweeper works through them).
     pub rescore_pending: i64,
+    /// Dry run only: the 200 most recent leads whose grade or admission through the quality
+    /// gate the new model would change (grade conditions in assignment rules route on it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact: Option<super::impact::Impact>,
 }
 
 impl ConfigDoc for ScoringModel {
@@ -50,6 +54,7 @@ pub async fn get(svc: &Services, _ctx: &Ctx) -> AppResult<ScoringConfigView> {
             version,
             updated_at,
             rescore_pending,
+            impact: None,
         })
     })
     .await
@@ -69,13 +74,15 @@ pub async fn put(
     if dry_run {
         return svc
             .read(move |conn| {
-                let (_, version) = current(conn)?;
+                let (old, version) = current(conn)?;
                 let rescore_pending = leads::count_stale_scores(conn, version + 1)?;
+                let impact = grade_changes(conn, &old, &model)?;
                 Ok(ScoringConfigView {
                     model,
                     version,
                     updated_at: None,
                     rescore_pending,
+                    impact: Some(impact),
                 })
             })
             .await;
@@ -95,7 +102,40 @@ fn save(
         version,
         updated_at: Some(rfc3339(uow.now_ms)),
         rescore_pending,
+        impact: None,
     })
+}
+
+/// The grade and gate outcome of the most recent leads under `old` and `new`.
+fn grade_changes(
+    conn: &mut DbConnection,
+    old: &ScoringModel,
+    new: &ScoringModel,
+) -> AppResult<super::impact::Impact> {
+    let outcome =
+        |s: Score| serde_json::json!({"grade": s.grade, "admitted": s.admitted, "score": s.score});
+    let mut impact = super::impact::Impact {
+        basis: "the 200 most recent leads: grade and admission through the quality gate".into(),
+        checked: 0,
+        changed: 0,
+        samples: Vec::new(),
+    };
+    for l in leads::recent(conn, super::impact::RECENT)? {
+        let facts = super::routing::facts(&l);
+        let (a, b) = (old.score(&facts), new.score(&facts));
+        impact.checked += 1;
+        if a.grade != b.grade || a.admitted != b.admitted {
+            impact.changed += 1;
+            if impact.samples.len() < 10 {
+                impact.samples.push(super::impact::ImpactSample {
+                    id: l.id.clone(),
+                    before: outcome(a),
+                    after: outcome(b),
+                });
+            }
+        }
+    }
+    Ok(impact)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::config::{self, ConfigDoc};
+use super::impact::{write_or_try, Outcomes, Written};
 use super::input::{from_json_text, to_json_text, Check};
 use super::{check_version, new_id, Ctx, Page, Services, Uow};
 use crate::auth::require_role;
@@ -342,9 +343,10 @@ pub async fn create_routing_rule(
     svc: &Services,
     ctx: &Ctx,
     i: RoutingRuleInput,
-) -> AppResult<RoutingRuleView> {
+    dry_run: bool,
+) -> AppResult<Written<RoutingRuleView>> {
     require_role(&ctx.principal, SERVICE_CONFIG_EDITORS)?;
-    svc.write(ctx, move |uow| {
+    write_or_try(svc, ctx, dry_run, ROUTING_TRIED_ON, move |uow| {
         let base = RoutingRuleRow {
             id: new_id(),
             name: String::new(),
@@ -369,12 +371,12 @@ pub async fn create_routing_rule(
 pub async fn replace_routing_rule(
     svc: &Services,
     ctx: &Ctx,
-    id: String,
-    if_match: Option<i64>,
+    (id, if_match): (String, Option<i64>),
     i: RoutingRuleInput,
-) -> AppResult<RoutingRuleView> {
+    dry_run: bool,
+) -> AppResult<Written<RoutingRuleView>> {
     require_role(&ctx.principal, SERVICE_CONFIG_EDITORS)?;
-    svc.write(ctx, move |uow| {
+    write_or_try(svc, ctx, dry_run, ROUTING_TRIED_ON, move |uow| {
         let old = store::find_routing_rule(uow.conn, &id)?
             .ok_or_else(|| AppError::not_found("routing rule"))?;
         check_version(if_match, old.version)?;
@@ -391,9 +393,14 @@ pub async fn replace_routing_rule(
     .await
 }
 
-pub async fn delete_routing_rule(svc: &Services, ctx: &Ctx, id: String) -> AppResult<()> {
+pub async fn delete_routing_rule(
+    svc: &Services,
+    ctx: &Ctx,
+    id: String,
+    dry_run: bool,
+) -> AppResult<Written<()>> {
     require_role(&ctx.principal, SERVICE_CONFIG_EDITORS)?;
-    svc.write(ctx, move |uow| {
+    write_or_try(svc, ctx, dry_run, ROUTING_TRIED_ON, move |uow| {
         let old = store::find_routing_rule(uow.conn, &id)?
             .ok_or_else(|| AppError::not_found("routing rule"))?;
         store::delete_routing_rule(uow.conn, &id)?;
@@ -440,9 +447,10 @@ pub async fn create_sla_policy(
     svc: &Services,
     ctx: &Ctx,
     i: SlaPolicyInput,
-) -> AppResult<SlaPolicyView> {
+    dry_run: bool,
+) -> AppResult<Written<SlaPolicyView>> {
     require_role(&ctx.principal, SERVICE_CONFIG_EDITORS)?;
-    svc.write(ctx, move |uow| {
+    write_or_try(svc, ctx, dry_run, SLA_TRIED_ON, move |uow| {
         let base = SlaPolicyRow {
             id: new_id(),
             name: String::new(),
@@ -469,12 +477,12 @@ pub async fn create_sla_policy(
 pub async fn replace_sla_policy(
     svc: &Services,
     ctx: &Ctx,
-    id: String,
-    if_match: Option<i64>,
+    (id, if_match): (String, Option<i64>),
     i: SlaPolicyInput,
-) -> AppResult<SlaPolicyView> {
+    dry_run: bool,
+) -> AppResult<Written<SlaPolicyView>> {
     require_role(&ctx.principal, SERVICE_CONFIG_EDITORS)?;
-    svc.write(ctx, move |uow| {
+    write_or_try(svc, ctx, dry_run, SLA_TRIED_ON, move |uow| {
         let old = store::find_sla_policy(uow.conn, &id)?
             .ok_or_else(|| AppError::not_found("SLA policy"))?;
         check_version(if_match, old.version)?;
@@ -491,9 +499,14 @@ pub async fn replace_sla_policy(
     .await
 }
 
-pub async fn delete_sla_policy(svc: &Services, ctx: &Ctx, id: String) -> AppResult<()> {
+pub async fn delete_sla_policy(
+    svc: &Services,
+    ctx: &Ctx,
+    id: String,
+    dry_run: bool,
+) -> AppResult<Written<()>> {
     require_role(&ctx.principal, SERVICE_CONFIG_EDITORS)?;
-    svc.write(ctx, move |uow| {
+    write_or_try(svc, ctx, dry_run, SLA_TRIED_ON, move |uow| {
         let old = store::find_sla_policy(uow.conn, &id)?
             .ok_or_else(|| AppError::not_found("SLA policy"))?;
         if store::sla_policy_in_use(uow.conn, &id)? {
@@ -572,4 +585,50 @@ pub fn policy_for(conn: &mut DbConnection, facts: &Value) -> AppResult<Option<Sl
             let conditions: Vec<Condition> = from_json_text(&p.conditions);
             matches(&conditions, facts).is_some()
         }))
+}
+
+type Probe = fn(&mut DbConnection) -> AppResult<Outcomes>;
+
+/// What a dry run of a routing-rule change is tried on.
+const ROUTING_TRIED_ON: (&str, Probe) = (
+    "the 200 most recent work orders: the team and engineer routing picks",
+    routing_outcomes,
+);
+
+/// What a dry run of an SLA-policy change is tried on.
+const SLA_TRIED_ON: (&str, Probe) = (
+    "the 200 most recent work orders: the SLA policy that applies",
+    sla_outcomes,
+);
+
+fn recent_facts(conn: &mut DbConnection) -> AppResult<Vec<(String, Value)>> {
+    let mut out = Vec::new();
+    for r in store::recent(conn, super::impact::RECENT)? {
+        let f = super::work_orders::facts(conn, &r)?;
+        out.push((r.id, f));
+    }
+    Ok(out)
+}
+
+/// Where routing sends each recent work order under the rules in force.
+pub fn routing_outcomes(conn: &mut DbConnection) -> AppResult<Outcomes> {
+    let mut out = Vec::new();
+    for (id, f) in recent_facts(conn)? {
+        let (team, engineer, record) = route(conn, &f)?;
+        out.push((
+            id,
+            json!({"team_id": team, "engineer_id": engineer, "rule_id": record["rule_id"]}),
+        ));
+    }
+    Ok(out)
+}
+
+/// The SLA policy each recent work order falls under with the policies in force.
+pub fn sla_outcomes(conn: &mut DbConnection) -> AppResult<Outcomes> {
+    let mut out = Vec::new();
+    for (id, f) in recent_facts(conn)? {
+        let policy = policy_for(conn, &f)?;
+        out.push((id, json!({"sla_policy_id": policy.map(|p| p.id)})));
+    }
+    Ok(out)
 }

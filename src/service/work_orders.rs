@@ -128,6 +128,9 @@ pub struct WorkOrderView {
     pub step_data: Map<String, Value>,
     pub cancel_reason: Option<String>,
     pub external_refs: Vec<refs::ExternalRef>,
+    /// Values of the custom fields defined for work orders.
+    #[schema(value_type = Object)]
+    pub custom: Map<String, Value>,
     pub created_by: String,
     pub version: i64,
     pub created_at: String,
@@ -172,6 +175,7 @@ impl WorkOrderView {
             sla_policy_id: r.sla_policy_id,
             paused_secs: r.paused_secs,
             cancel_reason: r.cancel_reason,
+            custom: from_json_text(&r.custom),
             created_by: r.created_by,
             version: r.version,
             created_at: rfc3339(r.created_at),
@@ -191,7 +195,7 @@ fn view(conn: &mut DbConnection, r: WorkOrderRow) -> AppResult<WorkOrderView> {
 
 /// Engineers see orders assigned to them or their team; service, implementation,
 /// integrations, managers and leadership see all; other roles none.
-fn scope_of(p: &Principal) -> WorkOrderScope {
+pub fn scope_of(p: &Principal) -> WorkOrderScope {
     match p.role {
         Role::Admin
         | Role::Director
@@ -254,6 +258,11 @@ pub struct WorkOrderInput {
     pub priority: Option<Priority>,
     /// Defaults to `api`.
     pub channel: Option<Channel>,
+    /// Values of the custom fields defined for work orders; strict once any is defined.
+    /// Routing rules and SLA policies can match on them (`custom.<key>`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub custom: Map<String, Value>,
 }
 
 /// Edit body: contact and device details of an open order.
@@ -267,6 +276,9 @@ pub struct WorkOrderPatch {
     pub product_model: Option<String>,
     pub description: Option<String>,
     pub priority: Option<Priority>,
+    /// Replaces `custom{}`.
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<Map<String, Value>>,
 }
 
 /// A new work order as the flow takes it in.
@@ -284,6 +296,7 @@ pub struct NewWorkOrder {
     /// A team chosen by the caller (delivery orders: the configured delivery team);
     /// otherwise the routing rules decide.
     pub team: Option<String>,
+    pub custom: Map<String, Value>,
 }
 
 fn parse_input(i: WorkOrderInput) -> AppResult<NewWorkOrder> {
@@ -300,6 +313,7 @@ fn parse_input(i: WorkOrderInput) -> AppResult<NewWorkOrder> {
         priority: name_of(i.priority.unwrap_or(Priority::P3)),
         channel: name_of(i.channel.unwrap_or(Channel::Api)),
         team: None,
+        custom: c.custom("custom", i.custom),
     };
     c.finish()?;
     Ok(w)
@@ -318,13 +332,13 @@ fn device_sn(c: &mut Check, v: Option<String>) -> Option<String> {
 }
 
 /// The facts routing rules and SLA policies match on.
-fn facts(conn: &mut DbConnection, r: &WorkOrderRow) -> AppResult<Value> {
+pub fn facts(conn: &mut DbConnection, r: &WorkOrderRow) -> AppResult<Value> {
     let tier = accounts::find_scoped(conn, &r.account_id, &crate::domain::role::RowScope::All)?
         .and_then(|a| a.tier);
     Ok(
         json!({"type": r.type_, "priority": r.priority, "channel": r.channel, "device_sn": r.device_sn,
               "product_model": r.product_model, "account_tier": tier, "account_id": r.account_id,
-              "description": r.description}),
+              "description": r.description, "custom": from_json_text::<Value>(&r.custom)}),
     )
 }
 
@@ -396,7 +410,9 @@ pub fn open_in(uow: &mut Uow<'_>, d: NewWorkOrder) -> AppResult<WorkOrderRow> {
         asset_id: None,
         unknown_asset: false,
         in_warranty: None,
+        custom: to_json_text(&d.custom),
     };
+    super::custom_fields::check_write(uow, ENTITY, &row.id, None, &row.custom)?;
     super::assets::link(uow.conn, &mut row, uow.tz)?;
     let f = facts(uow.conn, &row)?;
     let (team, engineer, routing) = match d.team {
@@ -497,6 +513,7 @@ fn edit(uow: &mut Uow<'_>, old: WorkOrderRow, mut new: WorkOrderRow) -> AppResul
             old.status
         )));
     }
+    super::custom_fields::check_write(uow, ENTITY, &new.id, Some(&old.custom), &new.custom)?;
     if new.device_sn != old.device_sn {
         super::assets::link(uow.conn, &mut new, uow.tz)?;
     }
@@ -555,6 +572,7 @@ pub async fn update(
     let device_sn = device_sn(&mut c, p.device_sn);
     let product_model = c.text("product_model", p.product_model, 100);
     let description = c.text("description", p.description, 4000);
+    let custom = c.custom_patch("custom", p.custom);
     c.finish()?;
     let who = ctx.principal.clone();
     svc.write(ctx, move |uow| {
@@ -567,6 +585,9 @@ pub async fn update(
             product_model: product_model.or(old.product_model.clone()),
             description: description.or(old.description.clone()),
             priority: p.priority.map(name_of).unwrap_or(old.priority.clone()),
+            custom: custom
+                .map(|m| to_json_text(&m))
+                .unwrap_or(old.custom.clone()),
             ..old.clone()
         };
         let new = edit(uow, old, new)?;
@@ -657,6 +678,7 @@ fn upsert_in(
                 description: d.description,
                 priority: d.priority,
                 channel: d.channel,
+                custom: to_json_text(&d.custom),
                 ..old.clone()
             };
             Ok((edit(uow, old, new)?, false))

@@ -45,6 +45,7 @@ pub struct ContractRow {
     pub updated_at: i64,
     /// `YYYY-MM-DD`: the last day of the contracted term, when it has one.
     pub end_date: Option<String>,
+    pub custom: String,
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]

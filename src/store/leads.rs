@@ -64,6 +64,8 @@ pub struct LeadRow {
     pub company_block: Option<String>,
     /// The surviving lead this one was merged into.
     pub merged_into: Option<String>,
+    /// When the lead was first put in a rep's hands.
+    pub assigned_at: Option<i64>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &LeadRow) -> QueryResult<()> {
@@ -386,5 +388,37 @@ pub fn merged_into(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<String>
     leads::table
         .filter(leads::merged_into.eq(Some(id.to_string())))
         .select(leads::id)
+        .load(conn)
+}
+
+/// A missed lead deadline charged to the rep who held the lead (for reports).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = super::schema::lead_lapses)]
+pub struct LapseRow<'a> {
+    pub id: String,
+    pub lead_id: &'a str,
+    /// `claim` or `first_touch`.
+    pub kind: &'a str,
+    /// `reassigned`, `escalated` or `overdue`.
+    pub outcome: &'a str,
+    pub owner_id: Option<&'a str>,
+    pub team_id: Option<&'a str>,
+    pub at: i64,
+}
+
+pub fn record_lapse(conn: &mut DbConnection, row: &LapseRow<'_>) -> QueryResult<()> {
+    diesel::insert_into(super::schema::lead_lapses::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The `n` most recently created live leads, newest first.
+pub fn recent(conn: &mut DbConnection, n: i64) -> QueryResult<Vec<LeadRow>> {
+    leads::table
+        .filter(leads::deleted_at.is_null())
+        .filter(leads::merged_into.is_null())
+        .order((leads::created_at.desc(), leads::id.desc()))
+        .limit(n)
         .load(conn)
 }

@@ -38,6 +38,7 @@ pub struct OpportunityRow {
     pub deleted_at: Option<i64>,
     /// Backward stage moves so far.
     pub regression_count: i32,
+    pub custom: String,
 }
 
 /// One stage change (or the initial stage) of a deal.
@@ -283,4 +284,18 @@ pub fn mean_secs_in_stage(conn: &mut DbConnection) -> QueryResult<Vec<(String, f
         .into_iter()
         .filter_map(|(stage, n, sum)| Some((stage?, sum as f64 / n.max(1) as f64)))
         .collect())
+}
+
+/// Every open deal: (id, stage, probability), by id.
+pub fn open_probabilities(conn: &mut DbConnection) -> QueryResult<Vec<(String, String, i32)>> {
+    opportunities::table
+        .filter(opportunities::status.eq("open"))
+        .filter(opportunities::deleted_at.is_null())
+        .order(opportunities::id)
+        .select((
+            opportunities::id,
+            opportunities::stage,
+            opportunities::probability,
+        ))
+        .load(conn)
 }

@@ -149,6 +149,7 @@ diesel::table! {
         score_version -> BigInt,
         company_block -> Nullable<Text>,
         merged_into -> Nullable<Text>,
+        assigned_at -> Nullable<BigInt>,
     }
 }
 
@@ -303,6 +304,7 @@ diesel::table! {
         created_by -> Text,
         deleted_at -> Nullable<BigInt>,
         regression_count -> Integer,
+        custom -> Text,
     }
 }
 
@@ -393,6 +395,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         end_date -> Nullable<Text>,
+        custom -> Text,
     }
 }
 
@@ -509,6 +512,7 @@ diesel::table! {
         asset_id -> Nullable<Text>,
         unknown_asset -> Bool,
         in_warranty -> Nullable<Bool>,
+        custom -> Text,
     }
 }
 
@@ -642,7 +646,60 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    lead_lapses (id) {
+        id -> Text,
+        lead_id -> Text,
+        kind -> Text,
+        outcome -> Text,
+        owner_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        at -> BigInt,
+    }
+}
+
+diesel::table! {
+    digest_runs (team_id, day) {
+        team_id -> Text,
+        day -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    custom_fields (id) {
+        id -> Text,
+        entity -> Text,
+        field_key -> Text,
+        label -> Text,
+        field_type -> Text,
+        required -> Bool,
+        options -> Text,
+        description -> Nullable<Text>,
+        version -> BigInt,
+        created_by -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    custom_writes (seq) {
+        seq -> BigInt,
+        entity -> Text,
+        entity_id -> Text,
+        op -> Text,
+        client -> Text,
+        custom -> Text,
+        at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    lead_lapses,
+    digest_runs,
+    custom_fields,
+    custom_writes,
     webhooks,
     webhook_deliveries,
     webhook_attempts,

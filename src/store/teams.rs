@@ -51,3 +51,46 @@ pub fn list(conn: &mut DbConnection, after: Option<&str>, limit: i64) -> QueryRe
     }
     q.load(conn)
 }
+
+/// Every team, by id.
+pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<TeamRow>> {
+    teams::table.order(teams::id.asc()).load(conn)
+}
+
+/// Marks the team's digest of `day` as sent; false when it already was. Callers hold the
+/// journal lock (`Uow::serialize`), so two instances cannot both claim it.
+pub fn claim_digest(
+    conn: &mut DbConnection,
+    team_id: &str,
+    day: &str,
+    now: i64,
+) -> QueryResult<bool> {
+    use super::schema::digest_runs;
+    let sent: i64 = digest_runs::table
+        .filter(digest_runs::team_id.eq(team_id))
+        .filter(digest_runs::day.eq(day))
+        .count()
+        .get_result(conn)?;
+    if sent > 0 {
+        return Ok(false);
+    }
+    diesel::insert_into(digest_runs::table)
+        .values((
+            digest_runs::team_id.eq(team_id),
+            digest_runs::day.eq(day),
+            digest_runs::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// Teams whose digest of `day` has not been sent.
+pub fn digests_pending(conn: &mut DbConnection, day: &str) -> QueryResult<i64> {
+    use super::schema::digest_runs;
+    let sent: i64 = digest_runs::table
+        .filter(digest_runs::day.eq(day))
+        .count()
+        .get_result(conn)?;
+    let teams: i64 = teams::table.count().get_result(conn)?;
+    Ok(teams - sent)
+}

@@ -56,6 +56,7 @@ pub struct WorkOrderRow {
     pub unknown_asset: bool,
     /// Whether the asset's warranty covered the order's creation day.
     pub in_warranty: Option<bool>,
+    pub custom: String,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &WorkOrderRow) -> QueryResult<()> {
@@ -325,4 +326,13 @@ pub fn sla_policy_in_use(conn: &mut DbConnection, id: &str) -> QueryResult<bool>
         .count()
         .get_result(conn)?;
     Ok(n > 0)
+}
+
+/// The `n` most recently created live work orders, newest first.
+pub fn recent(conn: &mut DbConnection, n: i64) -> QueryResult<Vec<WorkOrderRow>> {
+    work_orders::table
+        .filter(work_orders::deleted_at.is_null())
+        .order((work_orders::created_at.desc(), work_orders::id.desc()))
+        .limit(n)
+        .load(conn)
 }

@@ -82,6 +82,7 @@ pub fn test_settings(database_url: &str) -> Settings {
         event_retention_secs: None,
         login_limits: Default::default(),
         cors_origins: Vec::new(),
+        digest: None,
     }
 }
 
@@ -144,25 +145,43 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the application with adjusted settings.
 pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_with_clock(Arc::new(SystemClock::default()), adjust).await
+}
+
+/// Starts the application with a clock the test moves.
+pub async fn spawn_with_clock(
+    clock: Arc<SystemClock>,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
     let (url, dir) = fresh_database();
-    let mut t = start(url, dir, adjust).await;
+    let mut t = start(url, dir, clock, adjust).await;
     t.admin = t.login("admin", ADMIN_PASSWORD).await;
     t
 }
 
 /// Starts the application on an existing database (no admin login).
 pub async fn spawn_on(url: String) -> TestApp {
-    start(url, None, |_| {}).await
+    start(url, None, Arc::new(SystemClock::default()), |_| {}).await
+}
+
+/// Starts the application on an existing database with a clock the test moves.
+pub async fn spawn_on_with_clock(
+    url: String,
+    clock: Arc<SystemClock>,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
+    start(url, None, clock, adjust).await
 }
 
 async fn start(
     url: String,
     dir: Option<tempfile::TempDir>,
+    clock: Arc<SystemClock>,
     adjust: impl FnOnce(&mut Settings),
 ) -> TestApp {
     let mut settings = test_settings(&url);
     adjust(&mut settings);
-    let app = Application::build(settings, Arc::new(SystemClock::default()))
+    let app = Application::build(settings, clock)
         .await
         .expect("application builds");
     let base = format!("http://127.0.0.1:{}", app.port());

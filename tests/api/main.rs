@@ -17,4 +17,5 @@ mod openapi;
 mod ops;
 mod org;
 mod pipeline;
+mod reports;
 mod service;

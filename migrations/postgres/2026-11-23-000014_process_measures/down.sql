@@ -1,0 +1,15 @@
+DROP INDEX opportunities_closed_idx;
+DROP INDEX work_orders_created_idx;
+DROP INDEX opportunity_stages_at_idx;
+DROP INDEX activities_due_idx;
+DROP INDEX activities_created_idx;
+ALTER TABLE work_orders DROP COLUMN custom;
+ALTER TABLE contracts DROP COLUMN custom;
+ALTER TABLE opportunities DROP COLUMN custom;
+DROP TABLE custom_writes;
+DROP TABLE custom_fields;
+DROP TABLE digest_runs;
+DROP TABLE lead_lapses;
+DROP INDEX leads_created_at_idx;
+DROP INDEX leads_assigned_at_idx;
+ALTER TABLE leads DROP COLUMN assigned_at;
