@@ -44,7 +44,7 @@ for t in range(2):
     _, team = call("POST", "/teams", admin, {"name": f"大区{t}"})
     for r in range(10):
         _, u = call("POST", "/users", admin, {"username": f"rep{t}_{r}", "password": "bench-user-pass", "role": "sales",
-                                              "team_id": team["id"], "capacity": 100000})
+                                              "team_id": team["id"], "capacity": 10000})
         reps.append(f'{u["id"]}:{team["id"]}')
     if t == 0:
         call("POST", "/users", admin, {"username": "mgr0", "password": "bench-user-pass", "role": "manager", "team_id": team["id"]})

@@ -40,6 +40,7 @@ pub struct AccountView {
     pub tier: Option<String>,
     pub owner_id: Option<String>,
     pub team_id: Option<String>,
+    /// Values of the custom fields defined for account (`GET /custom-fields?entity=account`).
     #[schema(value_type = Object)]
     pub custom: Map<String, Value>,
     pub external_refs: Vec<ExternalRef>,
@@ -103,6 +104,8 @@ pub struct AccountInput {
     pub tier: Option<String>,
     /// Managers, directors and admins may name the owner; others own what they create.
     pub owner_id: Option<String>,
+    /// Values of the custom fields defined for accounts; free-form until one is defined, then
+    /// strict: unknown keys and wrong types are refused (422 naming `custom.<key>`).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub custom: Map<String, Value>,
@@ -136,6 +139,7 @@ pub struct AccountPatch {
     pub tier: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub owner_id: Option<Option<String>>,
+    /// Replaces `custom{{}}` (checked like a create, except that values it keeps unchanged).
     #[schema(value_type = Option<Object>)]
     pub custom: Option<Map<String, Value>>,
 }

@@ -60,6 +60,8 @@ pub struct ActivityView {
     pub priority_flagged: bool,
     pub created_by: String,
     pub created_at: String,
+    /// When a later activity of the planned `next_action` carried it out.
+    pub fulfilled_at: Option<String>,
 }
 
 impl From<ActivityRow> for ActivityView {
@@ -79,6 +81,7 @@ impl From<ActivityRow> for ActivityView {
             priority_flagged: r.priority_flagged,
             created_by: r.created_by,
             created_at: rfc3339(r.created_at),
+            fulfilled_at: r.fulfilled_at.map(rfc3339),
         }
     }
 }
@@ -258,7 +261,9 @@ fn record(
         priority_flagged: keyword.is_some(),
         created_by: p.id.clone(),
         created_at: uow.now_ms,
+        fulfilled_at: None,
     };
+    activities::fulfil(uow.conn, on_lead, s.id, &row.action, uow.now_ms)?;
     activities::insert(uow.conn, &row)?;
     let view = ActivityView::from(row);
     let snap = serde_json::to_value(&view).unwrap_or_default();

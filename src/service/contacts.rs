@@ -29,6 +29,7 @@ pub struct ContactView {
     pub decision_role: Option<DecisionRole>,
     pub concerns: Vec<String>,
     pub last_contacted_at: Option<String>,
+    /// Values of the custom fields defined for contact (`GET /custom-fields?entity=contact`).
     #[schema(value_type = Object)]
     pub custom: Map<String, Value>,
     pub version: i64,
@@ -75,6 +76,8 @@ pub struct ContactCreate {
     #[serde(default)]
     pub concerns: Vec<String>,
     pub last_contacted_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Values of the custom fields defined for contacts; free-form until one is defined, then
+    /// strict: unknown keys and wrong types are refused (422 naming `custom.<key>`).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub custom: Map<String, Value>,
@@ -95,6 +98,7 @@ pub struct ContactPatch {
     pub concerns: Option<Vec<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub last_contacted_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
+    /// Replaces `custom{{}}` (checked like a create, except that values it keeps unchanged).
     #[schema(value_type = Option<Object>)]
     pub custom: Option<Map<String, Value>>,
 }

@@ -42,6 +42,7 @@ pub struct LeadView {
     pub budget_cents: Option<i64>,
     pub currency: String,
     pub notes: Option<String>,
+    /// Values of the custom fields defined for lead (`GET /custom-fields?entity=lead`).
     #[schema(value_type = Object)]
     pub custom: Map<String, Value>,
     pub status: LeadStatus,
@@ -157,6 +158,8 @@ pub struct LeadInput {
     pub budget_cents: Option<i64>,
     pub currency: Option<String>,
     pub notes: Option<String>,
+    /// Values of the custom fields defined for leads; free-form until one is defined, then
+    /// strict: unknown keys and wrong types are refused (422 naming `custom.<key>`).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub custom: Map<String, Value>,
@@ -189,6 +192,7 @@ pub struct LeadPatch {
     pub currency: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     pub notes: Option<Option<String>>,
+    /// Replaces `custom{{}}` (checked like a create, except that values it keeps unchanged).
     #[schema(value_type = Option<Object>)]
     pub custom: Option<Map<String, Value>>,
 }

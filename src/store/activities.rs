@@ -22,6 +22,8 @@ pub struct ActivityRow {
     pub priority_flagged: bool,
     pub created_by: String,
     pub created_at: i64,
+    /// When a later activity carried out this one's `next_action` (reports).
+    pub fulfilled_at: Option<i64>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &ActivityRow) -> QueryResult<()> {
@@ -104,4 +106,27 @@ pub fn reached_for_deal(
         None => q.filter(activities::opportunity_id.eq(opportunity_id.to_string())),
     };
     q.load(conn)
+}
+
+/// Marks the open plans of `action` on a lead (`on_lead`) or deal as carried out `at`.
+pub fn fulfil(
+    conn: &mut DbConnection,
+    on_lead: bool,
+    subject_id: &str,
+    action: &str,
+    at: i64,
+) -> QueryResult<usize> {
+    let open = activities::table
+        .filter(activities::next_action.eq(action))
+        .filter(activities::fulfilled_at.is_null())
+        .filter(activities::created_at.lt(at));
+    if on_lead {
+        diesel::update(open.filter(activities::lead_id.eq(subject_id)))
+            .set(activities::fulfilled_at.eq(at))
+            .execute(conn)
+    } else {
+        diesel::update(open.filter(activities::opportunity_id.eq(subject_id)))
+            .set(activities::fulfilled_at.eq(at))
+            .execute(conn)
+    }
 }

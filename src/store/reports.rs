@@ -190,6 +190,34 @@ fn owned(q: &mut Sql, owner: &str, team: &str, f: &Filters) {
     }
 }
 
+/// ` AND …` limiting activities to those logged by reps the filters cover (activities are
+/// attributed to whoever logged them).
+fn by_actor(q: &mut Sql, actor: &str, f: &Filters) {
+    let team = |q: &mut Sql, t: &str| {
+        q.push(&format!(
+            " AND {actor} IN (SELECT u.id FROM users u WHERE u.team_id = "
+        ))
+        .text(t)
+        .push(")");
+    };
+    match &f.scope {
+        RowScope::All => {}
+        RowScope::Team(t) => team(q, t),
+        RowScope::Own(u) => {
+            q.push(&format!(" AND {actor} = ")).text(u);
+        }
+        RowScope::Nothing => {
+            q.push(" AND 1 = 0");
+        }
+    }
+    if let Some(t) = &f.team_id {
+        team(q, t);
+    }
+    if let Some(o) = &f.owner_id {
+        q.push(&format!(" AND {actor} = ")).text(o);
+    }
+}
+
 fn between(q: &mut Sql, col: &str, p: &Period) {
     q.push(&format!(" AND {col} >= "))
         .int(p.from)
@@ -362,37 +390,14 @@ pub fn actions(conn: &mut DbConnection, f: &Filters, p: &Period) -> QueryResult<
         .push(")");
     let c = one::<N2>(conn, &q)?;
     (r.coverage_due, r.coverage_met) = (c.n, c.m);
-    for (key, table, alias, owner, team, live) in [
-        (
-            "lead_id",
-            "leads",
-            "l",
-            "l.owner_id",
-            "l.team_id",
-            LIVE_LEAD,
-        ),
-        (
-            "opportunity_id",
-            "opportunities",
-            "o",
-            "o.owner_id",
-            "o.team_id",
-            "o.deleted_at IS NULL",
-        ),
-    ] {
-        let mut q = Sql::new(&format!(
-            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(t.f - t.due), 0) AS BIGINT) AS m FROM \
-             (SELECT a.next_action_due_at AS due, (SELECT MIN(b.created_at) FROM activities b \
-             WHERE b.{key} = a.{key} AND b.action = a.next_action AND b.created_at > a.created_at) AS f \
-             FROM activities a JOIN {table} {alias} ON {alias}.id = a.{key} WHERE {live}"
-        ));
-        owned(&mut q, owner, team, f);
-        between(&mut q, "a.next_action_due_at", p);
-        q.push(") t WHERE t.f IS NOT NULL");
-        let c = one::<N2>(conn, &q)?;
-        r.fulfilled += c.n;
-        r.fulfilment_delay_ms += c.m;
-    }
+    let mut q = Sql::new(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(a.fulfilled_at - a.next_action_due_at), 0) AS BIGINT) AS m \
+         FROM activities a WHERE a.fulfilled_at IS NOT NULL",
+    );
+    by_actor(&mut q, "a.created_by", f);
+    between(&mut q, "a.next_action_due_at", p);
+    let c = one::<N2>(conn, &q)?;
+    (r.fulfilled, r.fulfilment_delay_ms) = (c.n, c.m);
     let mut q = Sql::new("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(CASE WHEN ");
     for (i, action) in CHAIN.iter().enumerate() {
         if i > 0 {
@@ -412,11 +417,9 @@ pub fn actions(conn: &mut DbConnection, f: &Filters, p: &Period) -> QueryResult<
     let c = one::<N2>(conn, &q)?;
     (r.converted, r.complete_chains) = (c.n, c.m);
     let mut q = Sql::new(
-        "SELECT COUNT(*) AS n, COUNT(DISTINCT a.lead_id) AS m \
-         FROM activities a JOIN leads l ON l.id = a.lead_id WHERE ",
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT a.lead_id) AS m FROM activities a WHERE a.lead_id IS NOT NULL",
     );
-    q.push(LIVE_LEAD);
-    owned(&mut q, "l.owner_id", "l.team_id", f);
+    by_actor(&mut q, "a.created_by", f);
     between(&mut q, "a.created_at", p);
     let c = one::<N2>(conn, &q)?;
     (r.activities, r.touched_leads) = (c.n, c.m);
@@ -498,27 +501,15 @@ pub fn pipeline(
     owned(&mut q, "o.owner_id", "o.team_id", f);
     q.push(" ORDER BY o.stage_entered_at, o.id LIMIT 20");
     r.stalled = load(conn, &q)?;
-    for (key, table, alias, live) in [
-        ("lead_id", "leads", "l", LIVE_LEAD),
-        ("opportunity_id", "opportunities", "o", LIVE),
-    ] {
-        let mut q = Sql::new(&format!(
-            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(CASE WHEN a.evidence <> '[]' THEN 1 ELSE 0 END), 0) \
-             AS BIGINT) AS m FROM activities a JOIN {table} {alias} ON {alias}.id = a.{key} WHERE {live} \
-             AND a.action IN "
-        ));
-        q.texts(gated);
-        owned(
-            &mut q,
-            &format!("{alias}.owner_id"),
-            &format!("{alias}.team_id"),
-            f,
-        );
-        between(&mut q, "a.created_at", p);
-        let c = one::<N2>(conn, &q)?;
-        r.gated += c.n;
-        r.gated_with_evidence += c.m;
-    }
+    let mut q = Sql::new(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(CASE WHEN a.evidence <> '[]' THEN 1 ELSE 0 END), 0) \
+         AS BIGINT) AS m FROM activities a WHERE a.action IN ",
+    );
+    q.texts(gated);
+    by_actor(&mut q, "a.created_by", f);
+    between(&mut q, "a.created_at", p);
+    let c = one::<N2>(conn, &q)?;
+    (r.gated, r.gated_with_evidence) = (c.n, c.m);
     let mut q = Sql::new(
         "SELECT t.stage AS key, COUNT(*) AS n, CAST(COALESCE(SUM(t.amount), 0) AS BIGINT) AS m, CAST(0 AS BIGINT) AS w FROM \
          (SELECT (SELECT s.to_stage FROM opportunity_stages s WHERE s.opportunity_id = o.id AND s.at < ",

@@ -260,6 +260,7 @@ diesel::table! {
         priority_flagged -> Bool,
         created_by -> Text,
         created_at -> BigInt,
+        fulfilled_at -> Nullable<BigInt>,
     }
 }
 

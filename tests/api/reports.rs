@@ -167,6 +167,28 @@ async fn lead_reports_match_a_hand_count() {
     )
     .await;
 
+    // Logging stamped each plan as carried out when its action came; the crafted times
+    // moved, so stamp them again as the migration backfills them.
+    let acts = app
+        .get(&format!("/leads/{l1}/activities"), &rep_a)
+        .await
+        .body;
+    let stamped = acts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["fulfilled_at"].is_string())
+        .count();
+    assert_eq!(
+        stamped, 3,
+        "first_contact → needs_discovery → demo → quote_submitted"
+    );
+    exec(
+        &app,
+        "UPDATE activities SET fulfilled_at = (SELECT MIN(b.created_at) FROM activities b \
+                WHERE b.action = activities.next_action AND b.created_at > activities.created_at \
+                AND b.lead_id = activities.lead_id) WHERE next_action IS NOT NULL",
+    );
     for (id, accepted, touched, status, grade) in [
         (&l1, Some(t0 + 60 * s), Some(t0 + 600 * s), "converted", "A"),
         (

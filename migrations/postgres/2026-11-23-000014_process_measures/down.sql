@@ -3,6 +3,7 @@ DROP INDEX work_orders_created_idx;
 DROP INDEX opportunity_stages_at_idx;
 DROP INDEX activities_due_idx;
 DROP INDEX activities_created_idx;
+ALTER TABLE activities DROP COLUMN fulfilled_at;
 ALTER TABLE work_orders DROP COLUMN custom;
 ALTER TABLE contracts DROP COLUMN custom;
 ALTER TABLE opportunities DROP COLUMN custom;

@@ -70,8 +70,18 @@ ALTER TABLE opportunities ADD COLUMN custom TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE contracts ADD COLUMN custom TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE work_orders ADD COLUMN custom TEXT NOT NULL DEFAULT '{}';
 
-CREATE INDEX activities_created_idx ON activities (created_at);
-CREATE INDEX activities_due_idx ON activities (next_action_due_at);
+-- When a planned next action was carried out (the first later activity of that action on
+-- the same lead or deal); stamped by each new activity, backfilled here.
+ALTER TABLE activities ADD COLUMN fulfilled_at BIGINT;
+UPDATE activities SET fulfilled_at = (
+    SELECT MIN(b.created_at) FROM activities b
+    WHERE b.action = activities.next_action AND b.created_at > activities.created_at
+      AND ((activities.lead_id IS NOT NULL AND b.lead_id = activities.lead_id)
+        OR (activities.opportunity_id IS NOT NULL AND b.opportunity_id = activities.opportunity_id)))
+WHERE next_action IS NOT NULL;
+-- Report scans by time, attributed to the rep who logged the activity.
+CREATE INDEX activities_created_idx ON activities (created_at, created_by, lead_id);
+CREATE INDEX activities_due_idx ON activities (next_action_due_at, created_by, fulfilled_at);
 CREATE INDEX opportunity_stages_at_idx ON opportunity_stages (at);
 CREATE INDEX work_orders_created_idx ON work_orders (created_at);
 CREATE INDEX opportunities_closed_idx ON opportunities (status, closed_at);
