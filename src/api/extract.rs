@@ -236,3 +236,27 @@ pub fn saved_or_tried<T>(
         crate::service::impact::Written::DryRun(d) => HttpResponse::Ok().json(d),
     }
 }
+
+/// The answer of a PUT that takes `dry_run`: the saved record, or what the change would do.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SavedOrTried<T: ToSchema> {
+    Saved(T),
+    Tried(crate::service::impact::ConfigDryRun),
+}
+
+/// 200 with the saved record and its `ETag`, or (dry run) 200 with the impact.
+pub fn replaced_or_tried<T: Serialize + ToSchema>(
+    w: crate::service::impact::Written<T>,
+    version: impl FnOnce(&T) -> i64,
+) -> HttpResponse {
+    match w {
+        crate::service::impact::Written::Saved(v) => {
+            let current = version(&v);
+            ok_versioned(&SavedOrTried::Saved(v), current)
+        }
+        crate::service::impact::Written::DryRun(d) => {
+            HttpResponse::Ok().json(SavedOrTried::<T>::Tried(d))
+        }
+    }
+}

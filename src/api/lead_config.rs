@@ -1,7 +1,8 @@
 //! `/config/scoring` and `/assignment-rules`.
 
 use super::extract::{
-    created, location, ok_versioned, page, saved_or_tried, Auth, DryRun, IfMatch, PageOf,
+    created, location, ok_versioned, page, replaced_or_tried, saved_or_tried, Auth, DryRun,
+    IfMatch, PageOf, SavedOrTried,
 };
 use super::AppState;
 use crate::domain::activity::ActivityRules;
@@ -116,7 +117,7 @@ pub async fn get_rule(
 /// Replaces a rule; `?dry_run=true` reports the impact on the 200 most recent leads instead.
 #[utoipa::path(tag = "lead-config", request_body = RuleInput,
     params(("id" = String, Path, description = "Rule id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""), DryRun),
-    responses((status = 200, description = "Replaced (or, with dry_run, the impact: ConfigDryRun)", body = RuleView)))]
+    responses((status = 200, description = "Saved, or with dry_run the impact", body = SavedOrTried<RuleView>)))]
 #[put("/assignment-rules/{id}")]
 pub async fn replace_rule(
     state: web::Data<AppState>,
@@ -134,7 +135,7 @@ pub async fn replace_rule(
         q.on(),
     )
     .await?;
-    Ok(saved_or_tried(w, |r| ok_versioned(&r, r.version)))
+    Ok(replaced_or_tried(w, |r| r.version))
 }
 
 /// Deletes a rule (leads it routed keep their assignment record); `?dry_run=true` reports

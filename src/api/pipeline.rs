@@ -6,8 +6,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::extract::{
-    created, location, ok_versioned, page, query_time, saved_or_tried, Auth, DryRun, IfMatch,
-    PageOf, PageParams,
+    created, location, ok_versioned, page, query_time, replaced_or_tried, Auth, DryRun, IfMatch,
+    PageOf, PageParams, SavedOrTried,
 };
 use super::AppState;
 use crate::domain::pipeline::Pipeline;
@@ -39,7 +39,7 @@ pub async fn get_pipeline(state: web::Data<AppState>, auth: Auth) -> AppResult<H
 /// open deals cannot be removed (409); open deals take their stage's new probability.
 #[utoipa::path(tag = "pipeline", request_body = Pipeline,
     params(("If-Match" = Option<String>, Header, description = IF_MATCH), DryRun),
-    responses((status = 200, description = "Saved (or, with dry_run, the open deals whose probability would change: ConfigDryRun)", body = PipelineView)))]
+    responses((status = 200, description = "Saved, or with dry_run the impact", body = SavedOrTried<PipelineView>)))]
 #[put("/pipeline")]
 pub async fn put_pipeline(
     state: web::Data<AppState>,
@@ -56,7 +56,7 @@ pub async fn put_pipeline(
         q.on(),
     )
     .await?;
-    Ok(saved_or_tried(w, |v| ok_versioned(&v, v.version)))
+    Ok(replaced_or_tried(w, |v| v.version))
 }
 
 /// Opens a deal on an account in the pipeline's first stage (sales, managers, directors,

@@ -5,8 +5,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::extract::{
-    created, location, ok_versioned, page, saved_or_tried, upserted, Auth, DryRun, IfMatch, PageOf,
-    PageParams,
+    created, location, ok_versioned, page, replaced_or_tried, saved_or_tried, upserted, Auth,
+    DryRun, IfMatch, PageOf, PageParams, SavedOrTried,
 };
 use super::AppState;
 use crate::domain::work_order::WorkOrderStatus;
@@ -276,7 +276,7 @@ pub async fn get_routing_rule(
 /// Replaces a routing rule.
 #[utoipa::path(tag = "service", request_body = RoutingRuleInput,
     params(("id" = String, Path, description = "Rule id"), ("If-Match" = Option<String>, Header, description = IF_MATCH), DryRun),
-    responses((status = 200, description = "Replaced (or, with dry_run, the impact: ConfigDryRun)", body = RoutingRuleView)))]
+    responses((status = 200, description = "Saved, or with dry_run the impact", body = SavedOrTried<RoutingRuleView>)))]
 #[put("/routing-rules/{id}")]
 pub async fn replace_routing_rule(
     state: web::Data<AppState>,
@@ -294,7 +294,7 @@ pub async fn replace_routing_rule(
         q.on(),
     )
     .await?;
-    Ok(saved_or_tried(w, |r| ok_versioned(&r, r.version)))
+    Ok(replaced_or_tried(w, |r| r.version))
 }
 
 /// Deletes a routing rule.
@@ -355,7 +355,7 @@ pub async fn get_sla_policy(
 /// Replaces an SLA policy (orders already taken in keep their deadlines).
 #[utoipa::path(tag = "service", request_body = SlaPolicyInput,
     params(("id" = String, Path, description = "Policy id"), ("If-Match" = Option<String>, Header, description = IF_MATCH), DryRun),
-    responses((status = 200, description = "Replaced (or, with dry_run, the impact: ConfigDryRun)", body = SlaPolicyView)))]
+    responses((status = 200, description = "Saved, or with dry_run the impact", body = SavedOrTried<SlaPolicyView>)))]
 #[put("/sla-policies/{id}")]
 pub async fn replace_sla_policy(
     state: web::Data<AppState>,
@@ -373,7 +373,7 @@ pub async fn replace_sla_policy(
         q.on(),
     )
     .await?;
-    Ok(saved_or_tried(w, |r| ok_versioned(&r, r.version)))
+    Ok(replaced_or_tried(w, |r| r.version))
 }
 
 /// Deletes an SLA policy no work order runs under (409 otherwise: deactivate it).

@@ -359,7 +359,8 @@ pub async fn delete(svc: &Services, ctx: &Ctx, id: String, if_match: Option<i64>
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ClientRejections {
-    /// `api_key:<name>`, `user_agent:<User-Agent>` or `user:<username>`.
+    /// `api_key:<name>`, `user_agent:<User-Agent>`, `user:<username>`, or
+    /// `import:<username>` for the rows of a user's import.
     pub client: String,
     pub count: i64,
 }

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use super::{new_id, Ctx, Services, Uow};
-use crate::auth::{require_role, Principal};
+use crate::auth::{require_role, Principal, PrincipalKind};
 use crate::domain::import::{self, field_of_serde_error, ImportEntity, ROW_ERRORS};
 use crate::domain::role::Role;
 use crate::domain::time::rfc3339;
@@ -255,6 +255,10 @@ pub async fn run(svc: &Services, id: String, owner: String) -> AppResult<()> {
         let dry_run = head.dry_run;
         let done = svc
             .write_as(principal.id.clone(), format!("import:{id}"), move |uow| {
+                uow.client = match p.kind {
+                    PrincipalKind::ApiKey => format!("api_key:{}", p.name),
+                    PrincipalKind::User => format!("import:{}", p.name),
+                };
                 let batch: Vec<Value> = lines[start..end]
                     .iter()
                     .map(|&(a, b)| import::row_at(&rows, a, b))

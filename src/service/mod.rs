@@ -67,7 +67,8 @@ pub struct Ctx {
     pub principal: Principal,
     pub request_id: String,
     /// Which client sent the request: `api_key:<name>`, else `user_agent:<User-Agent>`,
-    /// else `user:<username>` (groups the dry run of a custom-field change).
+    /// else `user:<username>`; `import:<username>` for import rows (groups the dry run of a
+    /// custom-field change).
     pub client: String,
 }
 
@@ -86,7 +87,28 @@ pub struct Uow<'c> {
     events: Vec<NewEvent>,
 }
 
-impl Uow<'_> {
+impl<'c> Uow<'c> {
+    /// A unit of work on `conn` (already in a transaction) at `now`, attributed to
+    /// `actor_id` (also its client until told otherwise).
+    fn new(
+        conn: &'c mut DbConnection,
+        (now, tz): (DateTime<Utc>, chrono_tz::Tz),
+        actor_id: String,
+        request_id: String,
+    ) -> Uow<'c> {
+        Uow {
+            conn,
+            now,
+            now_ms: now.timestamp_millis(),
+            tz,
+            client: actor_id.clone(),
+            actor_id,
+            request_id,
+            audits: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
     /// Who the changes are attributed to.
     pub fn actor(&self) -> &str {
         &self.actor_id
@@ -259,17 +281,8 @@ impl Services {
             let conn: &mut DbConnection = &mut conn;
             Tm::begin_transaction(conn)?;
             let out = {
-                let mut uow = Uow {
-                    conn: &mut *conn,
-                    now,
-                    now_ms: now.timestamp_millis(),
-                    tz,
-                    client,
-                    actor_id,
-                    request_id,
-                    audits: Vec::new(),
-                    events: Vec::new(),
-                };
+                let mut uow = Uow::new(&mut *conn, (now, tz), actor_id, request_id);
+                uow.client = client;
                 f(&mut uow)
             };
             Tm::rollback_transaction(conn)?;
@@ -306,17 +319,7 @@ pub fn run_in_transaction<T>(
 ) -> AppResult<T> {
     use diesel::Connection;
     conn.transaction::<T, AppError, _>(|conn| {
-        let mut uow = Uow {
-            conn,
-            now,
-            now_ms: now.timestamp_millis(),
-            tz,
-            client: actor_id.clone(),
-            actor_id,
-            request_id,
-            audits: Vec::new(),
-            events: Vec::new(),
-        };
+        let mut uow = Uow::new(conn, (now, tz), actor_id, request_id);
         let out = f(&mut uow)?;
         resolve_accounts(uow.conn, &mut uow.events)?;
         crate::store::journal::append(uow.conn, &uow.audits, &uow.events)?;

@@ -144,6 +144,15 @@ fn pick_in_rule(
     }))
 }
 
+/// The first active rule (in evaluation order) whose conditions all hold for a lead, with
+/// the conditions it matched.
+fn first_match<'r>(rules: &'r [RuleRow], lead: &Value) -> Option<(&'r RuleRow, Vec<Condition>)> {
+    rules.iter().filter(|r| r.active).find_map(|rule| {
+        let conditions: Vec<Condition> = from_json_text(&rule.conditions);
+        matches(&conditions, lead).map(|matched| (rule, matched))
+    })
+}
+
 /// Evaluates the active rules in order: the first whose conditions all hold decides.
 pub fn decide(
     conn: &mut DbConnection,
@@ -151,22 +160,22 @@ pub fn decide(
     excluded: &[String],
     now: i64,
 ) -> AppResult<Decision> {
-    for rule in rules::all(conn)?.into_iter().filter(|r| r.active) {
-        let conditions: Vec<Condition> = from_json_text(&rule.conditions);
-        if let Some(matched) = matches(&conditions, lead) {
-            let p = pick_in_rule(conn, &rule, lead, excluded, now)?;
-            return Ok(Decision {
-                rule: Some(rule),
+    let all = rules::all(conn)?;
+    match first_match(&all, lead) {
+        Some((rule, matched)) => {
+            let p = pick_in_rule(conn, rule, lead, excluded, now)?;
+            Ok(Decision {
+                rule: Some(rule.clone()),
                 matched,
                 pick: Some(p),
-            });
+            })
         }
+        None => Ok(Decision {
+            rule: None,
+            matched: Vec::new(),
+            pick: None,
+        }),
     }
-    Ok(Decision {
-        rule: None,
-        matched: Vec::new(),
-        pick: None,
-    })
 }
 
 /// Scores a lead with the model in force (fields only; no status change).
@@ -430,22 +439,15 @@ pub const RULE_BASIS: &str = "the 200 most recent leads: the assignment rule tha
 
 /// The assignment rule each recent lead matches under the rules in force.
 pub fn rule_outcomes(conn: &mut DbConnection) -> AppResult<super::impact::Outcomes> {
-    let all: Vec<(RuleRow, Vec<Condition>)> = rules::all(conn)?
-        .into_iter()
-        .filter(|r| r.active)
-        .map(|r| {
-            let c = from_json_text(&r.conditions);
-            (r, c)
-        })
-        .collect();
+    let all = rules::all(conn)?;
     Ok(leads::recent(conn, super::impact::RECENT)?
         .iter()
         .map(|l| {
-            let f = facts(l);
-            let hit = all.iter().find(|(_, c)| matches(c, &f).is_some());
-            let rule = hit
-                .map(|(r, _)| json!({"rule_id": r.id, "rule_name": r.name, "team_id": r.team_id}));
-            (l.id.clone(), rule.unwrap_or(json!({"rule_id": null})))
+            let outcome = match first_match(&all, &facts(l)) {
+                Some((r, _)) => json!({"rule_id": r.id, "rule_name": r.name, "team_id": r.team_id}),
+                None => json!({"rule_id": null}),
+            };
+            (l.id.clone(), outcome)
         })
         .collect())
 }
