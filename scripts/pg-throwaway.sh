@@ -4,6 +4,8 @@
 #
 #   eval "$(scripts/pg-throwaway.sh start)"   # exports PG_THROWAWAY_DIR and CRMFLOW_TEST_DATABASE_URL
 #   scripts/pg-throwaway.sh stop "$PG_THROWAWAY_DIR"
+#   scripts/pg-throwaway.sh createdb "$PG_THROWAWAY_DIR" NAME   # prints the new database's URL
+#   scripts/pg-throwaway.sh down|up "$PG_THROWAWAY_DIR"         # stop / start the server only
 set -euo pipefail
 
 pg_bin() {
@@ -48,8 +50,9 @@ start)
     as_postgres "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || as_postgres "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1
     # A throwaway cluster: durability off, enough connections for parallel tests.
-    as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >&2
+    echo "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >"$dir/options"
+    echo "$port" >"$dir/port"
+    as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o "$(cat "$dir/options")" >&2
     echo "export PG_THROWAWAY_DIR=$dir"
     echo "export PG_THROWAWAY_PORT=$port"
     echo "export CRMFLOW_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"
@@ -60,8 +63,24 @@ stop)
     as_postgres "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >&2 || true
     rm -rf "$dir"
     ;;
+createdb)
+    dir=${2:?usage: pg-throwaway.sh createdb DIR NAME}
+    name=${3:?usage: pg-throwaway.sh createdb DIR NAME}
+    port=$(cat "$dir/port")
+    as_postgres "$(pg_bin)/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
+        -c "DROP DATABASE IF EXISTS \"$name\"" -c "CREATE DATABASE \"$name\"" >&2
+    echo "postgres://postgres@127.0.0.1:$port/$name"
+    ;;
+down)
+    dir=${2:?usage: pg-throwaway.sh down DIR}
+    as_postgres "$(pg_bin)/pg_ctl" -D "$dir/data" -m fast -w stop >&2
+    ;;
+up)
+    dir=${2:?usage: pg-throwaway.sh up DIR}
+    as_postgres "$(pg_bin)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o "$(cat "$dir/options")" >&2
+    ;;
 *)
-    echo "usage: $0 start | stop DIR" >&2
+    echo "usage: $0 start | stop DIR | createdb DIR NAME | down DIR | up DIR" >&2
     exit 2
     ;;
 esac

@@ -12,6 +12,8 @@ pub struct Settings {
     pub jwt_issuer: String,
     pub jwt_audience: Option<String>,
     pub body_limit_bytes: usize,
+    /// Largest request head (request line + headers) in bytes (431 above it).
+    pub header_limit_bytes: usize,
     pub db_pool_size: u32,
     pub db_timeout: Duration,
     pub sweep_interval: Duration,
@@ -149,6 +151,7 @@ impl Settings {
             jwt_issuer: var("CRMFLOW_JWT_ISSUER").unwrap_or_else(|| "crmflow".into()),
             jwt_audience: var("CRMFLOW_JWT_AUDIENCE"),
             body_limit_bytes: num("CRMFLOW_BODY_LIMIT_BYTES", 1024 * 1024)?,
+            header_limit_bytes: num("CRMFLOW_HEADER_LIMIT_BYTES", 16 * 1024)?,
             db_pool_size: num("CRMFLOW_DB_POOL_SIZE", 8)?,
             db_timeout: Duration::from_millis(num("CRMFLOW_DB_TIMEOUT_MS", 5000)?),
             sweep_interval: Duration::from_millis(num("CRMFLOW_SWEEP_INTERVAL_MS", 5000)?),

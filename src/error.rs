@@ -49,13 +49,15 @@ pub struct Problem {
     /// One of DESIGN §3's codes: `validation_failed`, `stage_gate`, `payment_rejected`,
     /// `unauthorized`, `forbidden`, `not_found`, `conflict`, `duplicate`,
     /// `invalid_transition`, `version_mismatch`, `payload_too_large`,
-    /// `unsupported_media_type`, `rate_limited`, `unavailable`, `internal`, `bad_request`.
+    /// `unsupported_media_type`, `rate_limited`, `unavailable`, `internal`, `bad_request`,
+    /// `method_not_allowed`, `headers_too_large`.
     pub code: String,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub errors: Vec<FieldError>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub missing: Vec<MissingItem>,
-    /// For `invalid_transition`: the states or steps that are allowed from here.
+    /// For `invalid_transition`: the states or steps that are allowed from here; for
+    /// `method_not_allowed`: the methods of the path.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub allowed: Vec<String>,
     /// For `version_mismatch`: the record's current version.
@@ -261,6 +263,15 @@ impl AppError {
         )
     }
 
+    pub fn headers_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            "Request headers too large",
+            format!("the request line and headers exceed {limit} bytes"),
+        )
+    }
+
     pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -268,6 +279,18 @@ impl AppError {
             "Unsupported media type",
             detail,
         )
+    }
+
+    /// 405 for a documented path called with a method it does not have.
+    pub fn method_not_allowed(method: &str, allowed: &[&str]) -> Self {
+        let mut e = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method not allowed",
+            format!("{method} is not allowed here"),
+        );
+        e.allowed = allowed.iter().map(|m| m.to_string()).collect();
+        e
     }
 
     pub fn rate_limited(retry_after_secs: u64) -> Self {
@@ -328,6 +351,9 @@ impl ResponseError for AppError {
         }
         let mut res = HttpResponse::build(self.status);
         res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            res.insert_header((header::ALLOW, self.allowed.join(", ")));
+        }
         if let Some(secs) = self.retry_after_secs {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
@@ -364,7 +390,8 @@ impl From<DieselError> for AppError {
 }
 
 fn is_busy(message: &str) -> bool {
-    message.contains("database is locked")
+    message.contains("deadlock detected")
+        || message.contains("database is locked")
         || message.contains("database is busy")
         || message.contains("terminating connection")
 }

@@ -187,6 +187,7 @@ fn http_server(
     let state = web::Data::new(AppState {
         services,
         metrics: Metrics::new(),
+        header_limit: settings.header_limit_bytes,
     });
     let doc = api::openapi();
     let body_limit = settings.body_limit_bytes;
@@ -208,8 +209,9 @@ fn http_server(
             .configure(api::ops_routes)
             .split_for_parts();
         app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
-            .default_service(web::to(api::not_found))
+            .default_service(web::to(api::no_route))
             .wrap(from_fn(api::middleware::request_id_and_metrics))
+            .wrap(from_fn(api::middleware::limit_headers))
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             .wrap(Logger::new(r#"%a "%r" %s %b %Dms rid=%{x-request-id}o"#))
     })

@@ -15,7 +15,8 @@ use crate::service::auth::{
 /// `CRMFLOW_LOGIN_WINDOW_SECS` (300): beyond, 429 `rate_limited` with `Retry-After`.
 #[utoipa::path(tag = "auth", security(), request_body = LoginRequest,
     responses((status = 200, description = "Logged in", body = LoginResponse),
-        (status = 429, description = "Too many failed logins; wait `Retry-After` seconds", body = crate::error::Problem)))]
+        (status = 429, description = "Too many failed logins; wait `Retry-After` seconds", body = crate::error::Problem,
+            headers(("Retry-After" = u64, description = "Seconds until a login is accepted again")))))]
 #[post("/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,

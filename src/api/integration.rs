@@ -210,13 +210,13 @@ where
 /// labels 姓名/公司/手机/邮箱/省份/城市/行业/来源/预算 (sources such as 展会 or 官网 map to
 /// their codes). Rows with `external_system` and `external_id` upsert by that id instead
 /// of creating. Leads without a source are `import`. An unknown column refuses the file
-/// (422); a bad row is reported in the job's `errors` and the rest are stored. Every row
+/// (422); a bad row (also a JSON element that is not an object) is reported in the job's `errors` and the rest are stored. Every row
 /// runs through the same code as a single create (scoring, dedup, assignment, audit,
 /// events). Answers 202 with the job; poll `GET /imports/{id}`. The largest file is
 /// `CRMFLOW_IMPORT_MAX_BYTES` (413 above).
 #[utoipa::path(tag = "integration", params(ImportQuery),
     request_body(content(
-        (Vec<Object> = "application/json", example = json!([{"name": "陈明", "company": "华东机床", "phone": "13800138000", "source": "trade_show"}])),
+        (Vec<serde_json::Value> = "application/json", example = json!([{"name": "陈明", "company": "华东机床", "phone": "13800138000", "source": "trade_show"}])),
         (String = "text/csv", example = "姓名,公司,手机,邮箱,省份,城市,行业,来源,预算\n陈明,华东机床,13800138000,chen@hdjc.cn,江苏,苏州,机械制造,展会,120万\n"),
     )),
     responses((status = 202, description = "Queued", body = ImportView), (status = 413, description = "File too large", body = crate::error::Problem),

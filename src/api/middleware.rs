@@ -57,6 +57,27 @@ pub async fn request_id_and_metrics(
     Ok(res)
 }
 
+/// Refuses a request whose head (request line and headers) is larger than
+/// `CRMFLOW_HEADER_LIMIT_BYTES` with 431, before any handler runs.
+pub async fn limit_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(usize::MAX, |s| s.header_limit);
+    let size = req.uri().to_string().len()
+        + req
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    if size > limit {
+        return Ok(problem(req, AppError::headers_too_large(limit)));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// What is stored for a replay.
 #[derive(Serialize, Deserialize)]
 struct StoredResponse {

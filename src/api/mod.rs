@@ -15,6 +15,7 @@ pub mod org;
 pub mod pipeline;
 pub mod reports;
 pub mod service;
+pub mod spec;
 pub mod trust;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -35,6 +36,8 @@ use crate::service::Services;
 pub struct AppState {
     pub services: Services,
     pub metrics: Metrics,
+    /// `CRMFLOW_HEADER_LIMIT_BYTES`.
+    pub header_limit: usize,
 }
 
 /// Registers every `/api/v1` handler (order matters only for literal paths that share a
@@ -310,6 +313,9 @@ impl Modify for Conventions {
                         add_problems(op, WRITE_ERRORS);
                     }
                 }
+                if path.starts_with("/api/v1/reports/") {
+                    spec::date_time(op, &["from", "to"]);
+                }
                 if path == "/api/v1/auth/login" {
                     add_problems(
                         op,
@@ -339,6 +345,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     let mut doc = doc;
     Conventions.modify(&mut doc);
+    spec::merge_strict_views(&mut doc);
+    spec::problem_media_type(&mut doc);
+    spec::tighten_parameters(&mut doc);
     doc
 }
 
@@ -399,9 +408,14 @@ pub fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
     AppError::not_found("resource").into()
 }
 
-/// Unknown routes answer a 404 problem document.
-pub async fn not_found() -> HttpResponse {
-    actix_web::ResponseError::error_response(&AppError::not_found("route"))
+/// Requests no handler matched: 405 with `Allow` when the path is documented for other
+/// methods, else a 404 problem document.
+pub async fn no_route(req: HttpRequest) -> HttpResponse {
+    let e = match spec::allowed_methods(req.path()) {
+        Some(methods) => AppError::method_not_allowed(req.method().as_str(), &methods),
+        None => AppError::not_found("route"),
+    };
+    actix_web::ResponseError::error_response(&e)
 }
 
 /// JSON, query and path extractor settings with problem-document errors.

@@ -10,9 +10,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
 pub struct Change {
     pub field: String,
-    #[schema(value_type = Object)]
     pub old: Value,
-    #[schema(value_type = Object)]
     pub new: Value,
 }
 

@@ -31,7 +31,6 @@ pub struct Condition {
     pub op: Op,
     /// A string, number or bool; a list for `in`/`not_in`; `true`/`false` for `exists`.
     #[serde(default)]
-    #[schema(value_type = Object)]
     pub value: Value,
 }
 

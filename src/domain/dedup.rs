@@ -174,9 +174,7 @@ pub struct Keys {
 pub struct Difference {
     pub field: String,
     #[serde(rename = "this")]
-    #[schema(value_type = Object)]
     pub this_value: Value,
-    #[schema(value_type = Object)]
     pub other: Value,
 }
 

@@ -113,6 +113,7 @@ pub struct AccountInput {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"tier": "A", "website": "https://www.hengrui.cn", "address": "苏州工业园区星湖街 328 号"}))]
 pub struct AccountPatch {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]

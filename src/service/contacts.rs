@@ -85,6 +85,7 @@ pub struct ContactCreate {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "副总经理", "decision_role": "decision_maker", "concerns": ["交期"]}))]
 pub struct ContactPatch {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]

@@ -135,6 +135,7 @@ pub async fn check(svc: &Services, ctx: &Ctx, input: LeadInput) -> AppResult<Vec
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"duplicate_id": "0193a1b2-0000-7000-8000-000000000002"}))]
 pub struct MergeRequest {
     /// The lead folded into this one.
     pub duplicate_id: String,

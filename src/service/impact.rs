@@ -17,9 +17,7 @@ pub const RECENT: i64 = 200;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ImpactSample {
     pub id: String,
-    #[schema(value_type = Object)]
     pub before: Value,
-    #[schema(value_type = Object)]
     pub after: Value,
 }
 
@@ -43,7 +41,6 @@ pub struct Impact {
 pub struct ConfigDryRun {
     pub dry_run: bool,
     /// The record as the change would leave it (null for a delete).
-    #[schema(value_type = Object)]
     pub would_save: Value,
     pub impact: Impact,
 }

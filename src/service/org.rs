@@ -55,6 +55,7 @@ pub struct TeamCreate {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "华东大区", "regions": ["上海", "江苏", "浙江", "安徽"]}))]
 pub struct TeamPatch {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
@@ -273,6 +274,7 @@ pub struct UserCreate {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"display_name": "张伟（华东）", "capacity": 50, "skills": ["电池", "储能", "光伏"]}))]
 pub struct UserPatch {
     /// Write-only; at least 8 characters.
     pub password: Option<String>,

@@ -209,6 +209,9 @@ fn apply_decision(uow: &mut Uow<'_>, row: &mut LeadRow, d: &Decision) -> AppResu
             row.status = LeadStatus::Assigned.as_str().into();
             row.claim_due_at = Some(rule_due(uow, rule, rule.claim_timeout_secs)?);
             if strategy_of(rule) == Strategy::RoundRobin {
+                // The rule row is shared by every assignment: queue behind the journal
+                // first, as creates do, so that the two never wait on each other.
+                uow.serialize()?;
                 rules::set_cursor(uow.conn, &rule.id, user_id)?;
             }
             Ok(Some(user_id.clone()))
@@ -301,6 +304,8 @@ fn supervisor_of(conn: &mut DbConnection, user_id: Option<&str>) -> AppResult<Op
 /// let it lapse), or after `max_reassignments` to the team manager's queue. Does nothing
 /// when the lead is no longer overdue (another instance or the owner got there first).
 pub fn claim_lapsed(uow: &mut Uow<'_>, id: &str) -> AppResult<()> {
+    // Before any row lock: a re-assignment moves the rule's cursor (see `apply_decision`).
+    uow.serialize()?;
     let Some(old) = leads::find(uow.conn, id)? else {
         return Ok(());
     };

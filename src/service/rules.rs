@@ -393,6 +393,7 @@ pub async fn delete(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AssignmentSimulateRequest, example = json!({"lead": {"name": "陈明", "company": "苏州恒锐精工有限公司", "province": "江苏", "industry": "新能源汽车", "source": "trade_show", "budget_cents": 80000000}}))]
 pub struct SimulateRequest {
     /// A lead body (the fields of `POST /leads`); nothing is stored.
     #[schema(value_type = Object)]

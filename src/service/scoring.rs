@@ -139,6 +139,8 @@ fn grade_changes(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ScoringSimulateRequest, example = json!({"lead": {"name": "陈明", "company": "苏州恒锐精工有限公司", "phone": "13800138000", "province": "江苏", "industry": "新能源汽车", "source": "trade_show", "budget_cents": 80000000}}))]
 pub struct SimulateRequest {
     /// A lead body (the fields of `POST /leads`); nothing is stored.
     #[schema(value_type = Object)]

@@ -66,6 +66,7 @@ pub fn test_settings(database_url: &str) -> Settings {
         jwt_issuer: "crmflow".into(),
         jwt_audience: None,
         body_limit_bytes: 64 * 1024,
+        header_limit_bytes: 16 * 1024,
         db_pool_size: 4,
         db_timeout: Duration::from_secs(5),
         sweep_interval: Duration::from_millis(200),

@@ -18,4 +18,5 @@ mod ops;
 mod org;
 mod pipeline;
 mod reports;
+mod security;
 mod service;
