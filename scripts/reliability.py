@@ -305,6 +305,10 @@ def crash(args):
               f"refused/failed while down: {load.errors}")
         admin = login(server.base, "admin", ADMIN_PASSWORD)
         failures = []
+        if before[0] == 0 or before[1] == 0:
+            failures.append(f"the load acknowledged too little before the kill: {before}")
+        if len(load.leads) == before[0] or len(load.payments) == before[1]:
+            failures.append("nothing was acknowledged after the restart")
         # Every acknowledged lead is there with its audit entry and its event.
         created = {e["entity_id"] for e in all_events(server.base, admin, "lead.created")}
         for lead in load.leads:
@@ -489,14 +493,12 @@ def twin(args):
         for t in ts:
             t.join()
         failures = []
-        # Lapses: both instances sweep; each lead must lapse once per step.
+        # Lapses: both instances sweep; each lead must lapse once per step. Wait until all
+        # escalated, then two claim windows more for any second firing to show.
         deadline = time.time() + 60
-        while time.time() < deadline:
-            esc = all_events(a.base, admin_a, "lead.escalated")
-            if len(esc) >= len(leads) and time.time() > deadline - 55 + 2 * claim:
-                break
+        while time.time() < deadline and len(all_events(a.base, admin_a, "lead.escalated")) < len(leads):
             time.sleep(0.5)
-        time.sleep(2)
+        time.sleep(2 * claim)
         reassigned, escalated = {}, {}
         for e in all_events(a.base, admin_a, "lead.reassigned"):
             reassigned[e["entity_id"]] = reassigned.get(e["entity_id"], 0) + 1
@@ -515,19 +517,21 @@ def twin(args):
         if sorted(per_team.values()) != [1] * len(teams):
             failures.append(f"digest per team: {per_team} for {len(teams)} teams")
         # Webhooks: every event delivered, each delivery id received once.
-        events = [e for e in all_events(a.base, admin_a, "*") if e["id"] not in before]
+        events = {e["id"] for e in all_events(a.base, admin_a, "*") if e["id"] not in before}
         deadline = time.time() + 60
         while time.time() < deadline:
-            if len(receiver.seen) >= len(events):
-                break
+            with receiver.lock:
+                if len(receiver.seen) >= len(events):
+                    break
             time.sleep(0.5)
         with receiver.lock:
             twice = {k: len(v) for k, v in receiver.seen.items() if len(v) > 1}
             received = len(receiver.seen)
+            delivered = {bodies[0]["id"] for bodies in receiver.seen.values()}
         if twice:
             failures.append(f"{len(twice)} delivery ids arrived more than once: {list(twice.items())[:3]}")
-        if received < len(events):
-            failures.append(f"{received} deliveries for {len(events)} events")
+        if events - delivered:
+            failures.append(f"{len(events - delivered)} of {len(events)} events were not delivered")
         print(f"two instances: {len(leads)} leads, {sum(reassigned.values())} re-assignments, "
               f"{sum(escalated.values())} escalations, {len(digests)} digests for {len(teams)} teams, "
               f"{len(events)} events, {received} distinct deliveries, {len(twice)} duplicates")

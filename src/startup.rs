@@ -184,12 +184,13 @@ fn http_server(
     listener: TcpListener,
     settings: &Settings,
 ) -> AppResult<Server> {
+    let doc = api::openapi();
     let state = web::Data::new(AppState {
         services,
         metrics: Metrics::new(),
         header_limit: settings.header_limit_bytes,
+        methods: api::spec::MethodTable::new(&doc),
     });
-    let doc = api::openapi();
     let body_limit = settings.body_limit_bytes;
     let origins = settings.cors_origins.clone();
     let server = HttpServer::new(move || {
@@ -210,8 +211,8 @@ fn http_server(
             .split_for_parts();
         app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
             .default_service(web::to(api::no_route))
-            .wrap(from_fn(api::middleware::request_id_and_metrics))
             .wrap(from_fn(api::middleware::limit_headers))
+            .wrap(from_fn(api::middleware::request_id_and_metrics))
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             .wrap(Logger::new(r#"%a "%r" %s %b %Dms rid=%{x-request-id}o"#))
     })

@@ -66,7 +66,7 @@ pub async fn limit_headers(
     let limit = req
         .app_data::<web::Data<AppState>>()
         .map_or(usize::MAX, |s| s.header_limit);
-    let size = req.uri().to_string().len()
+    let size = req.uri().path_and_query().map_or(0, |p| p.as_str().len())
         + req
             .headers()
             .iter()

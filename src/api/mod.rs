@@ -38,6 +38,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// `CRMFLOW_HEADER_LIMIT_BYTES`.
     pub header_limit: usize,
+    /// The documented paths' methods, for 405 answers.
+    pub methods: spec::MethodTable,
 }
 
 /// Registers every `/api/v1` handler (order matters only for literal paths that share a
@@ -410,9 +412,10 @@ pub fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
 
 /// Requests no handler matched: 405 with `Allow` when the path is documented for other
 /// methods, else a 404 problem document.
-pub async fn no_route(req: HttpRequest) -> HttpResponse {
-    let e = match spec::allowed_methods(req.path()) {
-        Some(methods) => AppError::method_not_allowed(req.method().as_str(), &methods),
+pub async fn no_route(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let method = req.method().as_str();
+    let e = match state.methods.allowed(method, req.path()) {
+        Some(methods) => AppError::method_not_allowed(method, methods),
         None => AppError::not_found("route"),
     };
     actix_web::ResponseError::error_response(&e)

@@ -2,7 +2,6 @@
 //! type, and the method table that answers 405 for known paths.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{
@@ -167,7 +166,7 @@ pub fn date_time(op: &mut Operation, names: &[&str]) {
     }
 }
 
-pub fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
     [
         item.get.as_mut(),
         item.put.as_mut(),
@@ -185,50 +184,77 @@ struct Route {
     methods: Vec<&'static str>,
 }
 
-fn routes() -> &'static [Route] {
-    static ROUTES: OnceLock<Vec<Route>> = OnceLock::new();
-    ROUTES.get_or_init(|| {
-        let doc = super::openapi();
-        doc.paths
-            .paths
+/// The documented paths and their methods, built once from the served document.
+pub struct MethodTable(Vec<Route>);
+
+impl MethodTable {
+    pub fn new(doc: &OpenApi) -> MethodTable {
+        MethodTable(
+            doc.paths
+                .paths
+                .iter()
+                .map(|(path, item)| Route {
+                    segments: path
+                        .trim_start_matches('/')
+                        .split('/')
+                        .map(|s| (!s.starts_with('{')).then(|| s.to_string()))
+                        .collect(),
+                    methods: [
+                        ("GET", item.get.is_some()),
+                        ("PUT", item.put.is_some()),
+                        ("POST", item.post.is_some()),
+                        ("DELETE", item.delete.is_some()),
+                        ("PATCH", item.patch.is_some()),
+                    ]
+                    .into_iter()
+                    .filter_map(|(name, present)| present.then_some(name))
+                    .collect(),
+                })
+                .collect(),
+        )
+    }
+
+    /// The methods of the documented path `path` has the shape of (literal segments win
+    /// over parameters); `None` when no documented path has its shape or when `method` is
+    /// one of them (then it is simply not found).
+    pub fn allowed(&self, method: &str, path: &str) -> Option<&[&'static str]> {
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        self.0
             .iter()
-            .map(|(path, item)| {
-                let segments = path
-                    .trim_matches('/')
-                    .split('/')
-                    .map(|s| (!s.starts_with('{')).then(|| s.to_string()))
-                    .collect();
-                let mut methods = Vec::new();
-                for (name, op) in [
-                    ("GET", &item.get),
-                    ("PUT", &item.put),
-                    ("POST", &item.post),
-                    ("DELETE", &item.delete),
-                    ("PATCH", &item.patch),
-                ] {
-                    if op.is_some() {
-                        methods.push(name);
-                    }
-                }
-                Route { segments, methods }
+            .filter(|r| {
+                r.segments.len() == parts.len()
+                    && r.segments
+                        .iter()
+                        .zip(&parts)
+                        .all(|(s, p)| !p.is_empty() && s.as_deref().is_none_or(|s| s == *p))
             })
-            .collect()
-    })
+            .max_by_key(|r| r.segments.iter().filter(|s| s.is_some()).count())
+            .map(|r| r.methods.as_slice())
+            .filter(|methods| !methods.contains(&method))
+    }
 }
 
-/// The methods a documented path allows, for a request path no handler matched; `None` when
-/// no documented path has this shape. Literal segments win over parameters.
-pub fn allowed_methods(path: &str) -> Option<Vec<&'static str>> {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    routes()
-        .iter()
-        .filter(|r| {
-            r.segments.len() == parts.len()
-                && r.segments
-                    .iter()
-                    .zip(&parts)
-                    .all(|(s, p)| s.as_deref().is_none_or(|s| s == *p) && !p.is_empty())
-        })
-        .max_by_key(|r| r.segments.iter().filter(|s| s.is_some()).count())
-        .map(|r| r.methods.clone())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_paths_win_and_odd_shapes_are_not_found() {
+        let table = MethodTable::new(&super::super::openapi());
+        assert_eq!(
+            table.allowed("DELETE", "/api/v1/leads"),
+            Some(&["GET", "POST"][..])
+        );
+        assert_eq!(
+            table.allowed("GET", "/api/v1/leads/dedup-check"),
+            Some(&["POST"][..])
+        );
+        assert_eq!(
+            table.allowed("POST", "/api/v1/leads/x"),
+            Some(&["GET", "DELETE", "PATCH"][..])
+        );
+        assert_eq!(table.allowed("GET", "/api/v1/leads/x"), None);
+        assert_eq!(table.allowed("PUT", "/api/v1/leads/"), None);
+        assert_eq!(table.allowed("PUT", "/api/v1/nothing"), None);
+    }
 }

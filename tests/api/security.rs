@@ -499,6 +499,10 @@ async fn oversized_bodies_and_headers_are_refused_before_any_work() {
         )
         .await;
     r.assert_problem(431, "headers_too_large");
+    assert!(
+        r.header("x-request-id").is_some(),
+        "a refused request still gets its id"
+    );
     let leads = app.get("/leads", &app.admin).await;
     assert_eq!(leads.body["items"].as_array().unwrap().len(), 0);
 }
@@ -527,6 +531,10 @@ async fn documented_paths_answer_405_with_allow_for_other_methods() {
         .await;
     assert_eq!(r.status, 405);
     app.get("/no-such-thing", &app.admin)
+        .await
+        .assert_problem(404, "not_found");
+    // A trailing slash is another path, not the documented one.
+    app.send(Method::PUT, "/leads/", &app.admin, json!({}), &[])
         .await
         .assert_problem(404, "not_found");
 }
