@@ -165,6 +165,7 @@ fn prepare_in(
                     updated_at: now_ms,
                     ..d
                 },
+                DeliveryStatus::Pending.as_str(),
             )?;
             continue;
         };
@@ -299,6 +300,10 @@ pub fn record(
     let Some(d) = store::find_delivery(uow.conn, &out.delivery_id)? else {
         return Ok(false);
     };
+    let pending = DeliveryStatus::Pending.as_str();
+    if d.status != pending {
+        return Ok(false);
+    }
     let ok = outcome
         .status
         .is_some_and(|s| accepted(out.format, s, &outcome.body));
@@ -352,7 +357,10 @@ pub fn record(
             None => next.status = DeliveryStatus::Failed.as_str().into(),
         }
     }
-    store::update_delivery(uow.conn, &next)?;
+    if !store::update_delivery(uow.conn, &next, pending)? {
+        // Given up while the attempt was in flight (its subscription was deleted).
+        return Ok(false);
+    }
     store::note_outcome(uow.conn, &out.webhook_id, ok, uow.now_ms)?;
     if !ok {
         disable_if_failing(uow, &out.webhook_id, settings.disable_after_secs)?;

@@ -499,7 +499,11 @@ pub async fn redeliver(svc: &Services, ctx: &Ctx, delivery_id: String) -> AppRes
             updated_at: uow.now_ms,
             ..d.clone()
         };
-        store::update_delivery(uow.conn, &new)?;
+        if !store::update_delivery(uow.conn, &new, &d.status)? {
+            return Err(AppError::conflict(
+                "the delivery changed meanwhile; read it again",
+            ));
+        }
         uow.audit(
             "webhook_delivery",
             &d.id,

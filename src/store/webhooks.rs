@@ -149,13 +149,16 @@ pub fn event(conn: &mut DbConnection, id: i64) -> QueryResult<Option<EventRow>> 
     events::table.find(id).first(conn).optional()
 }
 
-/// Moves a subscription's fan-out cursor from `from` to `to`; `false` when another
-/// instance moved it first (its transaction then rolls back).
+/// Moves a live subscription's fan-out cursor from `from` to `to`; `false` when another
+/// instance moved it first or the subscription was stopped or deleted meanwhile (the
+/// fan-out's transaction then rolls back, so a deleted subscription gains no deliveries).
 pub fn advance_cursor(conn: &mut DbConnection, id: &str, from: i64, to: i64) -> QueryResult<bool> {
     let n = diesel::update(
         webhooks::table
             .find(id)
-            .filter(webhooks::event_cursor.eq(from)),
+            .filter(webhooks::event_cursor.eq(from))
+            .filter(webhooks::active.eq(true))
+            .filter(webhooks::deleted_at.is_null()),
     )
     .set(webhooks::event_cursor.eq(to))
     .execute(conn)?;
@@ -231,11 +234,21 @@ pub fn insert_delivery(conn: &mut DbConnection, row: &DeliveryRow) -> QueryResul
         .map(|_| ())
 }
 
-pub fn update_delivery(conn: &mut DbConnection, row: &DeliveryRow) -> QueryResult<()> {
-    diesel::update(webhook_deliveries::table.find(&row.id))
-        .set(row)
-        .execute(conn)
-        .map(|_| ())
+/// Writes a delivery that was read with status `from`; `false` when its status changed
+/// meanwhile (a deleted subscription gave it up while an attempt was in flight).
+pub fn update_delivery(
+    conn: &mut DbConnection,
+    row: &DeliveryRow,
+    from: &str,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        webhook_deliveries::table
+            .find(&row.id)
+            .filter(webhook_deliveries::status.eq(from)),
+    )
+    .set(row)
+    .execute(conn)?;
+    Ok(n == 1)
 }
 
 pub fn find_delivery(conn: &mut DbConnection, id: &str) -> QueryResult<Option<DeliveryRow>> {
