@@ -8,7 +8,8 @@
             5 s, /readyz turns 503; after PostgreSQL is back the same process serves again.
   twin      two crmflow processes on one PostgreSQL, clients spread over both: each lead
             with a short claim timeout is re-assigned exactly once and escalated once, each
-            event reaches a webhook receiver once per delivery id, the daily digest once per team.
+            event reaches a webhook receiver once per delivery id, the daily digest once per team,
+            each live contract's NPS survey once.
 
 usage: reliability.py crash|outage|twin --bin target/debug/crmflow --db URL
        (outage also needs --pg-dir DIR from scripts/pg-throwaway.sh)
@@ -486,6 +487,20 @@ def twin(args):
                 with lock:
                     leads.append(lead["id"])
 
+        # NPS surveys fall due 2 s after go-live: both instances' sweepers race for them.
+        ok(call(a.base, "PUT", "/config/contracts", admin_a,
+                {"finance_approval_threshold_cents": 100_000_000, "nps_delay_secs": 2, "delivery_team_id": None}),
+           "contract settings")
+        contracts, _ = signed_contracts(a.base, admin_a, 10, 1)
+        csm = ok(call(a.base, "POST", "/users", admin_a,
+                      {"username": f"csm.{time.time_ns()}", "password": PASSWORD, "role": "implementation"}), "csm")
+        plan = {"milestones": [{"day": d, "title": f"第{d}天", "owner_id": csm["id"], "due_date": "2027-03-15"}
+                               for d in (30, 60, 90)]}
+        for n, cid in enumerate(contracts):
+            server, token = (a, admin_a) if n % 2 == 0 else (b, admin_b)
+            ok(call(server.base, "PUT", f"/contracts/{cid}/success-plan", token, plan), "success plan")
+            ok(call(server.base, "POST", f"/contracts/{cid}/go-live", token,
+                    {"live_at": iso(datetime.now(timezone.utc))}), "go-live")
         ts = [threading.Thread(target=create, args=(a, admin_a, 0)),
               threading.Thread(target=create, args=(b, admin_b, 100))]
         for t in ts:
@@ -516,6 +531,16 @@ def twin(args):
             per_team[d["data"]["team_id"]] = per_team.get(d["data"]["team_id"], 0) + 1
         if sorted(per_team.values()) != [1] * len(teams):
             failures.append(f"digest per team: {per_team} for {len(teams)} teams")
+        # NPS: each live contract's survey announced once.
+        deadline = time.time() + 30
+        while time.time() < deadline and len(all_events(b.base, admin_b, "nps.survey_due")) < len(contracts):
+            time.sleep(0.5)
+        time.sleep(1)
+        nps = {}
+        for e in all_events(b.base, admin_b, "nps.survey_due"):
+            nps[e["entity_id"]] = nps.get(e["entity_id"], 0) + 1
+        if [nps.get(c, 0) for c in contracts] != [1] * len(contracts):
+            failures.append(f"NPS surveys per contract: {[nps.get(c, 0) for c in contracts]}")
         # Webhooks: every event delivered, each delivery id received once.
         events = {e["id"] for e in all_events(a.base, admin_a, "*") if e["id"] not in before}
         deadline = time.time() + 60
@@ -534,6 +559,7 @@ def twin(args):
             failures.append(f"{len(events - delivered)} of {len(events)} events were not delivered")
         print(f"two instances: {len(leads)} leads, {sum(reassigned.values())} re-assignments, "
               f"{sum(escalated.values())} escalations, {len(digests)} digests for {len(teams)} teams, "
+              f"{sum(nps.values())} NPS surveys for {len(contracts)} live contracts, "
               f"{len(events)} events, {received} distinct deliveries, {len(twice)} duplicates")
         return failures
     finally:
