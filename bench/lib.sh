@@ -29,7 +29,7 @@ print("\t".join([name, backend, rps.group(1) if rps else "?", lat(50), lat(99), 
 PY
 }
 
-start_server() { # backend: starts crmflow on SQLite or a throwaway PostgreSQL; sets PORT, SERVER_PID
+start_server() { # backend: starts crmflow on SQLite or a throwaway PostgreSQL; sets PORT, URL, SERVER_PID
     BACKEND=$1
     PORT=$(free_port)
     if [ "$BACKEND" = postgres ]; then
@@ -39,16 +39,70 @@ start_server() { # backend: starts crmflow on SQLite or a throwaway PostgreSQL; 
         rm -rf "$OUT/bench.db"*
         URL=$OUT/bench.db
     fi
-    CRMFLOW_DATABASE_URL=$URL CRMFLOW_BIND=127.0.0.1:$PORT CRMFLOW_JWT_SECRET=bench-secret-0123456789 \
+    trap 'kill_server; [ -n "${PG_THROWAWAY_DIR:-}" ] && scripts/pg-throwaway.sh stop "$PG_THROWAWAY_DIR"' EXIT
+    launch_server
+}
+
+launch_server() { # starts $BIN on $URL and waits for /readyz 200; sets SERVER_PID and STARTUP_MS
+    local started
+    started=$(CRMFLOW_DATABASE_URL=$URL CRMFLOW_BIND=127.0.0.1:$PORT CRMFLOW_JWT_SECRET=bench-secret-0123456789 \
         CRMFLOW_BOOTSTRAP_ADMIN=admin:$PASS CRMFLOW_SWEEP_INTERVAL_MS=60000 RUST_LOG=warn \
-        "$BIN" serve > "$OUT/$BACKEND-server.log" 2>&1 &
-    SERVER_PID=$!
-    trap 'kill $SERVER_PID 2>/dev/null || true; [ -n "${PG_THROWAWAY_DIR:-}" ] && scripts/pg-throwaway.sh stop "$PG_THROWAWAY_DIR"' EXIT
-    for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+        python3 - "$BIN" "$PORT" "$OUT/$BACKEND-server.log" <<'PY'
+import subprocess, sys, time, urllib.request
+binary, port, log = sys.argv[1:4]
+t0 = time.monotonic()
+p = subprocess.Popen([binary, "serve"], stdout=open(log, "a"), stderr=subprocess.STDOUT, start_new_session=True)
+while time.monotonic() - t0 < 60 and p.poll() is None:
+    try:
+        if urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1).status == 200:
+            break
+    except Exception:
+        pass
+    time.sleep(0.002)
+print(p.pid, round((time.monotonic() - t0) * 1000))
+PY
+)
+    SERVER_PID=${started% *}
+    STARTUP_MS=${started#* }
+}
+
+kill_server() { # stops the server and waits until it has exited
+    [ -n "${SERVER_PID:-}" ] || return 0
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 300); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    SERVER_PID=
+}
+
+startup_row() { # restarts the server on its (migrated, seeded) database and records the start-up time
+    kill_server
+    launch_server
+    printf "start-up: process start → /readyz 200 (ms)\t%s\t-\t%s\t-\t-\t-\n" "$BACKEND" "$STARTUP_MS" >> "$OUT/table.tsv"
+}
+
+pgbench_row() { # PostgreSQL's own ceiling: one lead row (a copy of a seeded one) inserted per transaction
+    local lead=$1 cols vals PG_BIN
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1) # installed by scripts/pg-throwaway.sh
+    "$PG_BIN/psql" -q "$URL" -c "DROP TABLE IF EXISTS pgbench_leads; CREATE TABLE pgbench_leads (LIKE leads INCLUDING ALL)"
+    cols=$("$PG_BIN/psql" -At "$URL" -c "SELECT string_agg(key, ',') FROM leads l, json_each_text(row_to_json(l)) WHERE l.id = '$lead'")
+    vals=$("$PG_BIN/psql" -At "$URL" -c "SELECT string_agg(CASE WHEN key = 'id' THEN 'md5(random()::text || clock_timestamp()::text)' ELSE coalesce(quote_literal(value), 'NULL') END, ',') FROM leads l, json_each_text(row_to_json(l)) WHERE l.id = '$lead'")
+    echo "INSERT INTO pgbench_leads ($cols) VALUES ($vals);" > "$OUT/pgbench_lead.sql"
+    rm -f "$OUT"/pgbench_log*
+    "$PG_BIN/pgbench" -n -c16 -j2 -T"$SECS" -f "$OUT/pgbench_lead.sql" -l --log-prefix="$OUT/pgbench_log" "$URL" > "$OUT/pgbench.txt" 2>&1
+    python3 - "$OUT" >> "$OUT/table.tsv" <<'PY'
+import glob, re, sys
+out = sys.argv[1]
+lat = sorted(int(line.split()[2]) / 1000 for f in glob.glob(out + "/pgbench_log*") for line in open(f))
+tps = re.search(r"tps = ([\d.]+)", open(out + "/pgbench.txt").read()).group(1)
+failed = re.search(r"number of failed transactions: (\d+)", open(out + "/pgbench.txt").read())
+q = lambda p: "%.2f" % lat[min(len(lat) - 1, int(len(lat) * p))]
+print("\t".join(["pgbench: INSERT one lead row per transaction", "postgres", tps, q(0.5), q(0.99),
+                 failed.group(1) if failed else "0", "-"]))
+PY
+    "$PG_BIN/psql" -q "$URL" -c "DROP TABLE pgbench_leads"
 }
 
 stop_server() {
-    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+    kill_server
     if [ "$BACKEND" = postgres ]; then scripts/pg-throwaway.sh stop "$PG_THROWAWAY_DIR"; unset PG_THROWAWAY_DIR; fi
     trap - EXIT
 }

@@ -95,6 +95,7 @@ def main():
     print(f"TOKEN={token}")
     print(f"LEAD_ID={ids[len(ids) // 2]}")
     print(f"OWNER_ID={reps[3]}")
+    print("REPS=" + ",".join(f"{r}:{team['id']}" for r in reps))
     print(f"SEED_RATE={a.leads / took:.0f}")
 
 

@@ -6,7 +6,7 @@ use super::schema::activities;
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = activities)]
+#[diesel(table_name = activities, treat_none_as_default_value = false)]
 pub struct ActivityRow {
     pub id: String,
     pub lead_id: Option<String>,

@@ -6,7 +6,7 @@ use super::schema::api_keys;
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = api_keys)]
+#[diesel(table_name = api_keys, treat_none_as_default_value = false)]
 pub struct ApiKeyRow {
     pub id: String,
     pub name: String,

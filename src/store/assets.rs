@@ -8,7 +8,7 @@ use super::DbConnection;
 use crate::domain::role::RowScope;
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = assets, treat_none_as_null = true)]
+#[diesel(table_name = assets, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct AssetRow {
     pub id: String,
     pub serial_number: String,
@@ -200,7 +200,7 @@ pub fn open_repairs(conn: &mut DbConnection, asset_id: &str, except: &str) -> Qu
 // ---- renewal signals ----
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = account_signals)]
+#[diesel(table_name = account_signals, treat_none_as_default_value = false)]
 pub struct SignalRow {
     pub id: String,
     pub account_id: String,

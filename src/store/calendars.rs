@@ -6,7 +6,7 @@ use super::schema::calendars;
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = calendars)]
+#[diesel(table_name = calendars, treat_none_as_default_value = false)]
 pub struct CalendarRow {
     pub id: String,
     pub name: String,

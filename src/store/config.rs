@@ -6,7 +6,7 @@ use super::schema::config_entries;
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = config_entries)]
+#[diesel(table_name = config_entries, treat_none_as_default_value = false)]
 pub struct ConfigRow {
     pub key: String,
     pub value: String,

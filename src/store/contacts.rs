@@ -8,7 +8,7 @@ use super::DbConnection;
 use crate::domain::role::RowScope;
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = contacts, treat_none_as_null = true)]
+#[diesel(table_name = contacts, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct ContactRow {
     pub id: String,
     pub account_id: String,

@@ -8,7 +8,7 @@ use super::DbConnection;
 use crate::domain::role::RowScope;
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = contracts, treat_none_as_null = true)]
+#[diesel(table_name = contracts, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct ContractRow {
     pub id: String,
     pub number: String,
@@ -49,7 +49,7 @@ pub struct ContractRow {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = contract_approvals)]
+#[diesel(table_name = contract_approvals, treat_none_as_default_value = false)]
 pub struct ApprovalRow {
     pub id: String,
     pub contract_id: String,
@@ -66,7 +66,7 @@ pub struct ApprovalRow {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = installments)]
+#[diesel(table_name = installments, treat_none_as_default_value = false)]
 pub struct InstallmentRow {
     pub contract_id: String,
     pub seq: i32,
@@ -79,7 +79,7 @@ pub struct InstallmentRow {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = payments)]
+#[diesel(table_name = payments, treat_none_as_default_value = false)]
 pub struct PaymentRow {
     pub id: String,
     pub contract_id: String,

@@ -9,7 +9,7 @@ use super::schema::{
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = custom_fields, treat_none_as_null = true)]
+#[diesel(table_name = custom_fields, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct CustomFieldRow {
     pub id: String,
     pub entity: String,
@@ -56,14 +56,15 @@ pub fn find_key(
 
 /// Definitions of one entity, or of all when `entity` is `None`, by entity then key.
 pub fn list(conn: &mut DbConnection, entity: Option<&str>) -> QueryResult<Vec<CustomFieldRow>> {
-    let mut q = custom_fields::table
+    // Two static statements rather than one boxed query: every write reads one entity's
+    // definitions, and a static statement stays prepared.
+    let all = custom_fields::table
         .select(CustomFieldRow::as_select())
-        .order((custom_fields::entity, custom_fields::field_key))
-        .into_boxed();
-    if let Some(e) = entity {
-        q = q.filter(custom_fields::entity.eq(e.to_string()));
+        .order((custom_fields::entity, custom_fields::field_key));
+    match entity {
+        Some(e) => all.filter(custom_fields::entity.eq(e)).load(conn),
+        None => all.load(conn),
     }
-    q.load(conn)
 }
 
 /// Writes a changed definition if it is still at `expected_version`.
@@ -93,7 +94,7 @@ pub fn delete(conn: &mut DbConnection, id: &str, expected_version: i64) -> Query
 }
 
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = custom_writes)]
+#[diesel(table_name = custom_writes, treat_none_as_default_value = false)]
 pub struct NewCustomWrite<'a> {
     pub entity: &'a str,
     pub entity_id: &'a str,

@@ -6,7 +6,7 @@ use super::schema::external_refs;
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = external_refs)]
+#[diesel(table_name = external_refs, treat_none_as_default_value = false)]
 pub struct ExternalRefRow {
     pub entity: String,
     pub system: String,

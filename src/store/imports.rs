@@ -6,7 +6,7 @@ use super::schema::{import_errors, imports};
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = imports)]
+#[diesel(table_name = imports, treat_none_as_default_value = false)]
 pub struct ImportRow {
     pub id: String,
     pub entity: String,
@@ -51,7 +51,7 @@ pub struct ImportHead {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = import_errors)]
+#[diesel(table_name = import_errors, treat_none_as_default_value = false)]
 pub struct ImportErrorRow {
     pub import_id: String,
     pub seq: i64,

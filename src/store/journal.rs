@@ -51,7 +51,7 @@ impl AuditRow {
 }
 
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = events)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
 pub struct NewEvent {
     pub event_type: String,
     pub occurred_at: i64,

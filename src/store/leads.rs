@@ -8,7 +8,7 @@ use super::DbConnection;
 use crate::domain::role::RowScope;
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = leads, treat_none_as_null = true)]
+#[diesel(table_name = leads, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct LeadRow {
     pub id: String,
     pub name: String,
@@ -302,26 +302,31 @@ pub fn dedup_candidates(
     email_domain: Option<&str>,
     company_block: Option<&str>,
 ) -> QueryResult<Vec<DedupRow>> {
-    let live = || {
-        leads::table
-            .filter(leads::deleted_at.is_null())
-            .filter(leads::merged_into.is_null())
-            .select((
-                leads::id,
-                leads::name,
-                leads::company,
-                leads::company_key,
-                leads::phone,
-                leads::email,
-                leads::email_domain,
-                leads::title,
-                leads::province,
-                leads::city,
-                leads::industry,
-            ))
-            .order(leads::id.desc())
-            .into_boxed()
-    };
+    // One static statement per key (not boxed), so each stays in the prepared-statement cache.
+    macro_rules! by {
+        ($column:expr, $value:expr, $limit:expr) => {
+            leads::table
+                .filter(leads::deleted_at.is_null())
+                .filter(leads::merged_into.is_null())
+                .filter($column.eq($value))
+                .select((
+                    leads::id,
+                    leads::name,
+                    leads::company,
+                    leads::company_key,
+                    leads::phone,
+                    leads::email,
+                    leads::email_domain,
+                    leads::title,
+                    leads::province,
+                    leads::city,
+                    leads::industry,
+                ))
+                .order(leads::id.desc())
+                .limit($limit)
+                .load::<DedupRow>(conn)?
+        };
+    }
     let mut found: Vec<DedupRow> = Vec::new();
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut add = |rows: Vec<DedupRow>| {
@@ -332,28 +337,16 @@ pub fn dedup_candidates(
         }
     };
     if let Some(p) = phone {
-        add(live()
-            .filter(leads::phone.eq(p.to_string()))
-            .limit(50)
-            .load(conn)?);
+        add(by!(leads::phone, p, 50));
     }
     if let Some(e) = email {
-        add(live()
-            .filter(leads::email.eq(e.to_string()))
-            .limit(50)
-            .load(conn)?);
+        add(by!(leads::email, e, 50));
     }
     if let Some(d) = email_domain {
-        add(live()
-            .filter(leads::email_domain.eq(d.to_string()))
-            .limit(100)
-            .load(conn)?);
+        add(by!(leads::email_domain, d, 100));
     }
     if let Some(b) = company_block {
-        add(live()
-            .filter(leads::company_block.eq(b.to_string()))
-            .limit(200)
-            .load(conn)?);
+        add(by!(leads::company_block, b, 200));
     }
     Ok(found)
 }
@@ -393,7 +386,7 @@ pub fn merged_into(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<String>
 
 /// A missed lead deadline charged to the rep who held the lead (for reports).
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = super::schema::lead_lapses)]
+#[diesel(table_name = super::schema::lead_lapses, treat_none_as_default_value = false)]
 pub struct LapseRow<'a> {
     pub id: String,
     pub lead_id: &'a str,

@@ -8,7 +8,7 @@ use super::DbConnection;
 use crate::domain::role::RowScope;
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = opportunities, treat_none_as_null = true)]
+#[diesel(table_name = opportunities, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct OpportunityRow {
     pub id: String,
     pub account_id: String,
@@ -43,7 +43,7 @@ pub struct OpportunityRow {
 
 /// One stage change (or the initial stage) of a deal.
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = opportunity_stages)]
+#[diesel(table_name = opportunity_stages, treat_none_as_default_value = false)]
 pub struct StageChangeRow {
     pub id: String,
     pub opportunity_id: String,

@@ -6,7 +6,7 @@ use super::schema::{quote_views, quotes};
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = quotes, treat_none_as_null = true)]
+#[diesel(table_name = quotes, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct QuoteRow {
     pub id: String,
     pub opportunity_id: String,
@@ -35,7 +35,7 @@ pub struct QuoteRow {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = quote_views)]
+#[diesel(table_name = quote_views, treat_none_as_default_value = false)]
 pub struct QuoteViewRow {
     pub id: String,
     pub quote_id: String,

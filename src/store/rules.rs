@@ -6,7 +6,7 @@ use super::schema::assignment_rules;
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = assignment_rules, treat_none_as_null = true)]
+#[diesel(table_name = assignment_rules, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct RuleRow {
     pub id: String,
     pub name: String,

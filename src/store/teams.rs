@@ -6,7 +6,7 @@ use super::schema::teams;
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = teams, treat_none_as_null = true)]
+#[diesel(table_name = teams, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct TeamRow {
     pub id: String,
     pub name: String,

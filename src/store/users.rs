@@ -6,7 +6,7 @@ use super::schema::users;
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = users, treat_none_as_null = true)]
+#[diesel(table_name = users, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct UserRow {
     pub id: String,
     pub username: String,

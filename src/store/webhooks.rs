@@ -11,7 +11,7 @@ use super::schema::{
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = webhooks, treat_none_as_null = true)]
+#[diesel(table_name = webhooks, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct WebhookRow {
     pub id: String,
     pub url: String,
@@ -35,7 +35,7 @@ pub struct WebhookRow {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = webhook_deliveries, treat_none_as_null = true)]
+#[diesel(table_name = webhook_deliveries, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct DeliveryRow {
     pub id: String,
     pub webhook_id: String,
@@ -53,7 +53,7 @@ pub struct DeliveryRow {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = webhook_attempts)]
+#[diesel(table_name = webhook_attempts, treat_none_as_default_value = false)]
 pub struct AttemptRow {
     pub id: String,
     pub delivery_id: String,

@@ -6,7 +6,7 @@ use super::schema::{routing_rules, sla_policies, work_orders};
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = work_orders, treat_none_as_null = true)]
+#[diesel(table_name = work_orders, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct WorkOrderRow {
     pub id: String,
     pub number: String,
@@ -214,7 +214,7 @@ pub fn sla_due(
 }
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = routing_rules, treat_none_as_null = true)]
+#[diesel(table_name = routing_rules, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct RoutingRuleRow {
     pub id: String,
     pub name: String,
@@ -229,7 +229,7 @@ pub struct RoutingRuleRow {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = sla_policies, treat_none_as_null = true)]
+#[diesel(table_name = sla_policies, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct SlaPolicyRow {
     pub id: String,
     pub name: String,
