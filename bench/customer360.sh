@@ -12,12 +12,6 @@ ACCOUNTS=${BENCH_ACCOUNTS:-100000}
 ITEMS=${BENCH_ITEMS:-10000}
 SECS=${BENCH_SECS:-10}
 BACKENDS=${*:-sqlite postgres}
-OUT=bench/out
-mkdir -p "$OUT"
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-cargo build --release --locked --bin crmflow
-BIN=target/release/crmflow
-PASS=bench-admin-pass
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 

@@ -10,11 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${BENCH_ROWS:-100000}
 BACKENDS=${*:-sqlite postgres}
-OUT=bench/out
-mkdir -p "$OUT"
-cargo build --release --locked --bin crmflow
-BIN=target/release/crmflow
-PASS=bench-admin-pass
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 

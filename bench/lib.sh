@@ -1,12 +1,18 @@
 # Shared by the benchmark scripts: a server per backend, one wrk run per table row.
-# Expects OUT, SECS, BIN and PASS to be set by the caller.
+# Sourcing it installs wrk if missing and builds the release binary; the caller sets SECS.
+OUT=bench/out
+BIN=target/release/crmflow
+PASS=bench-admin-pass
+mkdir -p "$OUT"
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+cargo build --release --locked --bin crmflow
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 wrk_row() { # name, wrk args…
     local name=$1; shift
     local log="$OUT/$BACKEND-$(echo "$name" | tr -c 'A-Za-z0-9' '_').txt"
-    wrk -t2 -c16 -d"${SECS}s" --latency "$@" > "$log" 2>&1 || true
+    wrk -t2 -c16 -d"${SECS}s" --timeout 10s --latency "$@" > "$log" 2>&1 || true
     python3 - "$log" "$BACKEND" "$name" "$SERVER_PID" >> "$OUT/table.tsv" <<'PY'
 import re, sys
 log, backend, name, pid = sys.argv[1:5]
@@ -95,7 +101,7 @@ lat = sorted(int(line.split()[2]) / 1000 for f in glob.glob(out + "/pgbench_log*
 tps = re.search(r"tps = ([\d.]+)", open(out + "/pgbench.txt").read()).group(1)
 failed = re.search(r"number of failed transactions: (\d+)", open(out + "/pgbench.txt").read())
 q = lambda p: "%.2f" % lat[min(len(lat) - 1, int(len(lat) * p))]
-print("\t".join(["pgbench: INSERT one lead row per transaction", "postgres", tps, q(0.5), q(0.99),
+print("\t".join(["pgbench: INSERT one lead row per transaction", "postgres", "%.2f" % float(tps), q(0.5), q(0.99),
                  failed.group(1) if failed else "0", "-"]))
 PY
     "$PG_BIN/psql" -q "$URL" -c "DROP TABLE pgbench_leads"

@@ -11,12 +11,7 @@ cd "$(dirname "$0")/.."
 LEADS=${BENCH_LEADS:-100000}
 RUNS=${BENCH_RUNS:-7}
 BACKENDS=${*:-sqlite postgres}
-OUT=bench/out
 SECS=0
-mkdir -p "$OUT"
-cargo build --release --locked --bin crmflow
-BIN=target/release/crmflow
-PASS=bench-admin-pass
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 

@@ -16,6 +16,11 @@ DAY = 86_400_000
 ACTIONS = ["first_contact", "needs_discovery", "demo", "quote_submitted", "follow_up"]
 STATUSES = ["assigned", "working", "working", "qualified", "converted", "disqualified"]
 SOURCES = ["trade_show", "web_form", "wechat", "referral", "phone_400"]
+# Company blocking keys as the API stores them (two characters after a leading region):
+# 1,260 of them, so at a million leads each block holds ~800 leads and the candidate
+# query's row limit is what bounds a duplicate check.
+BLOCKS = [a + b for a in "华东精工恒锐宁泰鼎盛创新远航中科天成博瑞金安合力众诚永兴汇通凯达海峰同创立信嘉禾明德"
+          for b in "宏图启元新锐卓越瀚海青松云帆星火佳和长城东方南洋北辰西部中原"]
 STAGES = [("needs_confirmed", 10), ("solution_demo", 30), ("quote_approval", 50), ("contract_signing", 80)]
 
 
@@ -35,6 +40,8 @@ def rows(args, reps):
         touched = assigned + rng.randrange(30 * 3_600_000) if rng.random() < 0.8 else None
         lid = f"lead-{i:07d}"
         out["leads"].append({"id": lid, "name": f"客户{i}", "company": f"客户{i // 3}机械", "phone": f"13{i:09d}",
+                             "email": f"u{i}@co{i // 3}.cn", "email_domain": f"co{i // 3}.cn",
+                             "company_key": f"客户{i // 3}机械", "company_block": BLOCKS[(i // 3) % len(BLOCKS)],
                              "source": SOURCES[i % 5], "currency": "CNY", "status": STATUSES[i % 6],
                              "owner_id": owner, "team_id": team, "score": 40 + i % 60, "grade": "ABCD"[i % 4],
                              "created_by": owner, "version": 1, "created_at": created, "updated_at": created,
@@ -86,6 +93,8 @@ def rows(args, reps):
 def load_sqlite(path, data):
     c = sqlite3.connect(path, timeout=60)
     for table, items in data.items():
+        if not items:
+            continue
         cols = list(items[0].keys())
         c.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                       [tuple(r[k] for k in cols) for r in items])
@@ -96,6 +105,8 @@ def load_sqlite(path, data):
 
 def load_postgres(url, data):
     for table, items in data.items():
+        if not items:
+            continue
         cols = list(items[0].keys())
         buf = io.StringIO()
         w = csv.writer(buf)

@@ -81,7 +81,8 @@ fn strategy_of(rule: &RuleRow) -> Strategy {
     serde_json::from_value(Value::String(rule.strategy.clone())).unwrap_or(Strategy::RoundRobin)
 }
 
-/// The reps of a rule's pool with their open leads and 90-day performance.
+/// The reps of a rule's pool with their open leads and, for the top-performers strategy,
+/// their conversions in the last 90 days.
 fn pool_reps(conn: &mut DbConnection, rule: &RuleRow, now: i64) -> AppResult<Vec<Rep>> {
     let listed: Vec<String> = from_json_text(&rule.user_ids);
     let mut members: Vec<UserRow> = Vec::new();
@@ -102,7 +103,12 @@ fn pool_reps(conn: &mut DbConnection, rule: &RuleRow, now: i64) -> AppResult<Vec
     }
     let ids: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
     let open = leads::open_counts(conn, &ids)?;
-    let perf = leads::conversions_since(conn, &ids, now - 90 * DAY_MS)?;
+    // Only the top-performers strategy ranks by conversions; the others never read them.
+    let perf = if strategy_of(rule) == Strategy::TopPerformers {
+        leads::conversions_since(conn, &ids, now - 90 * DAY_MS)?
+    } else {
+        Vec::new()
+    };
     let count = |list: &[(Option<String>, i64)], id: &str| {
         list.iter()
             .find(|(o, _)| o.as_deref() == Some(id))

@@ -96,8 +96,7 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-             PRAGMA busy_timeout = {}; PRAGMA cache_size = -8000; \
-             PRAGMA temp_store = MEMORY;",
+             PRAGMA busy_timeout = {}; PRAGMA cache_size = -8000;",
             self.busy_timeout_ms
         ))
         .map_err(diesel::r2d2::Error::QueryError)

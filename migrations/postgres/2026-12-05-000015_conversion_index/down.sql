@@ -1,0 +1,1 @@
+DROP INDEX leads_owner_conversions_idx;
