@@ -287,8 +287,9 @@ def crash(args):
         admin = login(server.base, "admin", ADMIN_PASSWORD)
         claim = 3
         lead_sla_setup(server.base, admin, claim)
-        contracts, per = signed_contracts(server.base, admin, 4, 40)
-        load = Load(server, admin, contracts, per, 40)
+        # 1,000 installments: more than one payment thread settles in the 6 s of load.
+        contracts, per = signed_contracts(server.base, admin, 10, 100)
+        load = Load(server, admin, contracts, per, 100)
         threads = load.run()
         time.sleep(3)
         before = (len(load.leads), len(load.payments))
