@@ -29,6 +29,12 @@ for BACKEND in $BACKENDS; do
     BENCH_PATH="/api/v1/leads?owner_id=$OWNER_ID&status=assigned&limit=50" wrk_row "GET /leads?owner_id&status" -s bench/get.lua "$H"
     wrk_row "PATCH /leads/{id} If-Match" -s bench/patch_lead.lua "$H"
     wrk_row "POST /leads/{id}/activities" -s bench/activity.lua "$H"
+    python3 bench/seed_flow.py --port "$PORT" --password "$PASS" --deals $((LEADS / 10)) \
+        --contracts $((LEADS / 20)) --work-orders $((LEADS / 20)) --out "$OUT"
+    export OPP_IDS_FILE=$OUT/opp_ids.txt CONTRACT_IDS_FILE=$OUT/contract_ids.txt WO_IDS_FILE=$OUT/wo_ids.txt
+    wrk_row "POST /opportunities/{id}/stage" -s bench/stage.lua "$H"
+    wrk_row "POST /contracts/{id}/payments" -s bench/payment.lua "$H"
+    wrk_row "POST /work-orders/{id}/transition" -s bench/transition.lua "$H"
     # The report data: 100,000 more leads with 500,000 activities, 10,000 deals with stage
     # history and 20,000 work orders as bulk rows owned by the same reps.
     python3 bench/seed_reports.py --database "$URL" --reps "$REPS" --leads "$LEADS" \
