@@ -3,6 +3,8 @@ FROM rust:1-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# Build settings of the bundled SQLite (query planner stability, in-memory savepoint journals).
+COPY .cargo ./.cargo
 COPY src ./src
 COPY migrations ./migrations
 RUN cargo build --release --locked --bin crmflow

@@ -3,12 +3,12 @@
 dofile("bench/ids.lua")
 
 function init(args)
-  ids, next_index = ids_of(os.getenv("LEAD_IDS_FILE")), 0
+  load_ids("LEAD_IDS_FILE")
 end
 
 function request()
-  next_index = next_index % #ids + 1
+  local id = next_record()
   local body = '{"channel":"phone","action":"follow_up","reached":true,"summary":"压测跟进：确认产线改造预算",'
     .. '"next_action":"follow_up","next_action_due_at":"2027-06-01T02:00:00Z"}'
-  return wrk.format("POST", "/api/v1/leads/" .. ids[next_index] .. "/activities", bearer(), body)
+  return wrk.format("POST", "/api/v1/leads/" .. id .. "/activities", bearer(), body)
 end

@@ -4,12 +4,12 @@
 dofile("bench/ids.lua")
 
 function init(args)
-  ids, versions, next_index = ids_of(os.getenv("LEAD_IDS_FILE")), {}, 0
+  load_ids("LEAD_IDS_FILE")
+  versions = {}
 end
 
 function request()
-  next_index = next_index % #ids + 1
-  local id = ids[next_index]
+  local id = next_record()
   return wrk.format("PATCH", "/api/v1/leads/" .. id, bearer({["if-match"] = '"' .. (versions[id] or 1) .. '"'}),
     '{"notes":"压测更新"}')
 end

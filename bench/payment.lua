@@ -4,16 +4,14 @@
 dofile("bench/ids.lua")
 
 function init(args)
-  ids, paid, next_index, serial = ids_of(os.getenv("CONTRACT_IDS_FILE")), {}, 0, 0
+  load_ids("CONTRACT_IDS_FILE")
+  serial = 0
   paid_at = os.date("!%Y-%m-%dT%H:%M:%SZ")
 end
 
 function request()
-  next_index = next_index % #ids + 1
   serial = serial + 1
-  local id = ids[next_index]
-  local seq = (paid[id] or 0) + 1
-  paid[id] = seq
+  local id, seq = next_record()
   local body = string.format('{"bank_txn_id":"BENCH-%d-%d","amount_cents":1000000,"paid_at":"%s","installment_seq":%d}',
     tid, serial, paid_at, seq)
   return wrk.format("POST", "/api/v1/contracts/" .. id .. "/payments", bearer(), body)

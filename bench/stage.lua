@@ -6,14 +6,11 @@ dofile("bench/ids.lua")
 local stages = {"solution_demo", "quote_approval", "contract_signing", "payment_tracking"}
 
 function init(args)
-  ids, moves, next_index = ids_of(os.getenv("OPP_IDS_FILE")), {}, 0
+  load_ids("OPP_IDS_FILE")
 end
 
 function request()
-  next_index = next_index % #ids + 1
-  local id = ids[next_index]
-  local k = (moves[id] or 0) + 1
-  moves[id] = k
+  local id, k = next_record()
   return wrk.format("POST", "/api/v1/opportunities/" .. id .. "/stage", bearer(),
     '{"to":"' .. (stages[k] or "payment_tracking") .. '"}')
 end

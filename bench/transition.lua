@@ -4,14 +4,11 @@
 dofile("bench/ids.lua")
 
 function init(args)
-  ids, steps, next_index = ids_of(os.getenv("WO_IDS_FILE")), {}, 0
+  load_ids("WO_IDS_FILE")
 end
 
 function request()
-  next_index = next_index % #ids + 1
-  local id = ids[next_index]
-  local k = (steps[id] or 0) + 1
-  steps[id] = k
+  local id, k = next_record()
   local body = '{"to":"accepted"}'
   if k % 2 == 0 then
     body = '{"to":"waiting_customer","reason":"等客户确认停机时间"}'

@@ -300,10 +300,6 @@ pub fn record(
     let Some(d) = store::find_delivery(uow.conn, &out.delivery_id)? else {
         return Ok(false);
     };
-    let pending = DeliveryStatus::Pending.as_str();
-    if d.status != pending {
-        return Ok(false);
-    }
     let ok = outcome
         .status
         .is_some_and(|s| accepted(out.format, s, &outcome.body));
@@ -322,6 +318,12 @@ pub fn record(
             error: outcome.error.clone(),
         },
     )?;
+    // The attempt was sent, so it is on record; a delivery given up meanwhile (its
+    // subscription was deleted) keeps its outcome.
+    let pending = DeliveryStatus::Pending.as_str();
+    if d.status != pending {
+        return Ok(false);
+    }
     let error = if ok {
         None
     } else {
