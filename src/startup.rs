@@ -9,7 +9,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Condition, Logger};
 use actix_web::{web, App, HttpServer};
 use utoipa_actix_web::{scope, AppExt};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::api::{self, AppState};
 use crate::auth::jwt::JwtKeys;
@@ -185,12 +185,16 @@ fn http_server(
     settings: &Settings,
 ) -> AppResult<Server> {
     let doc = api::openapi();
+    let spec_json = serde_json::to_vec(&doc)
+        .map_err(|e| AppError::internal(format!("cannot serialise the OpenAPI document: {e}")))?;
     let state = web::Data::new(AppState {
         services,
         metrics: Metrics::new(),
         header_limit: settings.header_limit_bytes,
         methods: api::spec::MethodTable::new(&doc),
+        spec_json: web::Bytes::from(spec_json),
     });
+    drop(doc);
     let body_limit = settings.body_limit_bytes;
     let origins = settings.cors_origins.clone();
     let server = HttpServer::new(move || {
@@ -209,7 +213,8 @@ fn http_server(
             )
             .configure(api::ops_routes)
             .split_for_parts();
-        app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
+        app.route("/openapi.json", web::get().to(api::ops::openapi_json))
+            .service(SwaggerUi::new("/docs/{_:.*}").config(SwaggerConfig::from("/openapi.json")))
             .default_service(web::to(api::no_route))
             .wrap(from_fn(api::middleware::limit_headers))
             .wrap(from_fn(api::middleware::request_id_and_metrics))
@@ -217,6 +222,10 @@ fn http_server(
             .wrap(Logger::new(r#"%a "%r" %s %b %Dms rid=%{x-request-id}o"#))
     })
     .workers(settings.workers)
+    // Database work runs on each worker's blocking pool and waits for one of the pool's
+    // connections anyway: threads beyond the pool (actix's default is 512 / cores per
+    // worker) only queue there, each with its own stack and allocator caches.
+    .worker_max_blocking_threads(settings.db_pool_size as usize + 2)
     .shutdown_timeout(30)
     .listen(listener)
     .map_err(|e| AppError::internal(format!("cannot listen: {e}")))?

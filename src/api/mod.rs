@@ -40,6 +40,9 @@ pub struct AppState {
     pub header_limit: usize,
     /// The documented paths' methods, for 405 answers.
     pub methods: spec::MethodTable,
+    /// `GET /openapi.json`: the document serialised once at start-up (the in-memory
+    /// document is ~15 MB; every worker holding a copy dominated resident memory).
+    pub spec_json: web::Bytes,
 }
 
 /// Registers every `/api/v1` handler (order matters only for literal paths that share a

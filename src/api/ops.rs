@@ -1,5 +1,6 @@
-//! Operations endpoints (no `/api/v1` prefix): liveness, readiness, metrics.
+//! Operations endpoints (no `/api/v1` prefix): liveness, readiness, metrics, the OpenAPI document.
 
+use actix_web::http::header::ContentType;
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -49,4 +50,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render(&state.services.db))
+}
+
+/// The OpenAPI document (`/docs/` reads it); not part of the document itself.
+pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(state.spec_json.clone())
 }
