@@ -16,6 +16,10 @@ pub struct Settings {
     pub header_limit_bytes: usize,
     pub db_pool_size: u32,
     pub db_timeout: Duration,
+    /// Reports computed at once (each scans a period's records); further report requests
+    /// wait up to `report_wait` for a slot, then answer 503.
+    pub report_concurrency: usize,
+    pub report_wait: Duration,
     pub sweep_interval: Duration,
     pub bootstrap_admin: Option<(String, String)>,
     pub idempotency_ttl_secs: i64,
@@ -154,6 +158,11 @@ impl Settings {
             header_limit_bytes: num("CRMFLOW_HEADER_LIMIT_BYTES", 16 * 1024)?,
             db_pool_size: num("CRMFLOW_DB_POOL_SIZE", 8)?,
             db_timeout: Duration::from_millis(num("CRMFLOW_DB_TIMEOUT_MS", 5000)?),
+            report_concurrency: match num("CRMFLOW_REPORT_CONCURRENCY", 2usize)? {
+                0 => return Err("CRMFLOW_REPORT_CONCURRENCY must be at least 1".into()),
+                n => n,
+            },
+            report_wait: Duration::from_millis(num("CRMFLOW_REPORT_WAIT_MS", 30_000)?),
             sweep_interval: Duration::from_millis(num("CRMFLOW_SWEEP_INTERVAL_MS", 5000)?),
             bootstrap_admin,
             idempotency_ttl_secs: num("CRMFLOW_IDEMPOTENCY_TTL_SECS", 24 * 3600)?,

@@ -92,6 +92,10 @@ pub fn services(settings: &Settings, db: Db, clock: Arc<dyn Clock>) -> AppResult
         login_throttle: Arc::new(crate::auth::throttle::LoginThrottle::new(
             settings.login_limits,
         )),
+        report_slots: crate::service::ReportSlots::new(
+            settings.report_concurrency,
+            settings.report_wait,
+        ),
     })
 }
 

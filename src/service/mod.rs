@@ -59,6 +59,37 @@ pub struct Services {
     pub jwt: JwtKeys,
     /// Failed-login counters of this instance.
     pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
+    /// Report computations running at once on this instance.
+    pub report_slots: ReportSlots,
+}
+
+/// Bounds how many reports run at once. A report scans a period's records for seconds on
+/// a large data set; unbounded, a burst of dashboard loads held every pooled connection
+/// and the sweeper, webhooks and ordinary requests timed out waiting for one (503s in the
+/// benchmark). Waiting requests queue in arrival order.
+#[derive(Clone)]
+pub struct ReportSlots {
+    slots: Arc<tokio::sync::Semaphore>,
+    wait: std::time::Duration,
+}
+
+impl ReportSlots {
+    pub fn new(concurrency: usize, wait: std::time::Duration) -> ReportSlots {
+        ReportSlots {
+            slots: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+            wait,
+        }
+    }
+
+    /// A slot, held until the permit is dropped; 503 `unavailable` after the wait.
+    pub async fn acquire(&self) -> AppResult<tokio::sync::OwnedSemaphorePermit> {
+        match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) | Err(_) => Err(AppError::unavailable(
+                "too many reports are being computed; retry shortly",
+            )),
+        }
+    }
 }
 
 /// Who asks, and under which request id (carried into audit entries).
@@ -225,6 +256,16 @@ impl Services {
         .map_err(join_error)?
     }
 
+    /// Runs the report query `f` with a read connection once a report slot is free.
+    pub async fn report<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let _slot = self.report_slots.acquire().await?;
+        self.read(f).await
+    }
+
     /// Runs `f` with the write connection on the blocking pool, outside any use-case
     /// transaction (bookkeeping that writes no audit entry, such as idempotency keys).
     pub async fn db_write<T, F>(&self, f: F) -> AppResult<T>
@@ -379,5 +420,32 @@ impl<T> Page<T> {
             items: rows.into_iter().map(view).collect(),
             next_cursor,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::ReportSlots;
+
+    #[tokio::test]
+    async fn a_report_waits_for_a_free_slot_then_is_refused() {
+        let slots = ReportSlots::new(1, Duration::from_millis(30));
+        let held = slots.acquire().await.unwrap();
+        let refused = slots.acquire().await.unwrap_err();
+        assert_eq!(refused.status.as_u16(), 503);
+        assert_eq!(refused.code, "unavailable");
+        assert_eq!(refused.retry_after_secs, Some(1));
+        let waiting = tokio::spawn({
+            let slots = slots.clone();
+            async move { slots.acquire().await.map(drop) }
+        });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        drop(held);
+        assert!(
+            waiting.await.unwrap().is_ok(),
+            "a slot given back goes to the waiting report"
+        );
     }
 }

@@ -132,7 +132,7 @@ pub async fn lead_response(
 ) -> AppResult<LeadResponseReport> {
     let f = sales_filters(&ctx.principal, &p)?;
     let (per, _) = period(svc.now().timestamp_millis(), &p, false)?;
-    svc.read(move |conn| {
+    svc.report(move |conn| {
         let r = store::lead_response(conn, &f, &per, nearest_rank)?;
         let secs = |ms: Option<i64>| ms.map(|v| (v as f64 / 1000.0).round() as i64);
         Ok(LeadResponseReport {
@@ -192,7 +192,7 @@ pub async fn lead_funnel(
 ) -> AppResult<LeadFunnelReport> {
     let f = sales_filters(&ctx.principal, &p)?;
     let (per, _) = period(svc.now().timestamp_millis(), &p, false)?;
-    svc.read(move |conn| {
+    svc.report(move |conn| {
         let [status, source, grade] = store::lead_funnel(conn, &f, &per)?;
         let mut by_status: BTreeMap<String, i64> = LeadStatus::ALL
             .iter()
@@ -267,7 +267,7 @@ pub struct ActionsReport {
 pub async fn actions(svc: &Services, ctx: &Ctx, p: ReportParams) -> AppResult<ActionsReport> {
     let f = sales_filters(&ctx.principal, &p)?;
     let (per, _) = period(svc.now().timestamp_millis(), &p, false)?;
-    svc.read(move |conn| {
+    svc.report(move |conn| {
         let r = store::actions(conn, &f, &per)?;
         Ok(ActionsReport {
             period: period_view(&per, false),
@@ -382,7 +382,7 @@ pub async fn pipeline(svc: &Services, ctx: &Ctx, p: ReportParams) -> AppResult<P
     let f = sales_filters(&ctx.principal, &p)?;
     let (per, _) = period(svc.now().timestamp_millis(), &p, false)?;
     let tz = svc.settings.time_zone;
-    svc.read(move |conn| {
+    svc.report(move |conn| {
         let pipeline = super::pipeline::current(conn)?;
         let gated = gated_actions(conn, &pipeline)?;
         let day = |ms: i64| {
@@ -532,7 +532,7 @@ pub async fn service(svc: &Services, ctx: &Ctx, p: ReportParams) -> AppResult<Se
         ));
     }
     let (per, _) = period(svc.now().timestamp_millis(), &p, false)?;
-    svc.read(move |conn| {
+    svc.report(move |conn| {
         let rows = store::service(
             conn,
             &scope,
@@ -612,7 +612,7 @@ pub async fn data_health(
 ) -> AppResult<DataHealthReport> {
     let f = sales_filters(&ctx.principal, &p)?;
     let (per, all) = period(svc.now().timestamp_millis(), &p, true)?;
-    svc.read(move |conn| {
+    svc.report(move |conn| {
         let window = (!all || p.to.is_some()).then_some(&per);
         let (duplicate_leads, duplicate_accounts) = store::duplicates(conn, &f, window)?;
         let (mut records, mut field_completeness) = (BTreeMap::new(), BTreeMap::new());
@@ -733,7 +733,7 @@ pub async fn lead_health_daily(
         p.from = Some(p.to.unwrap_or(now) - 86_400_000);
     }
     let (per, _) = period(now, &p, false)?;
-    svc.read(move |conn| lead_health_in(conn, &f, &per)).await
+    svc.report(move |conn| lead_health_in(conn, &f, &per)).await
 }
 
 /// Emits `report.lead_health_daily` for each team whose digest of today (local day of

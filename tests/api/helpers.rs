@@ -69,6 +69,8 @@ pub fn test_settings(database_url: &str) -> Settings {
         header_limit_bytes: 16 * 1024,
         db_pool_size: 4,
         db_timeout: Duration::from_secs(5),
+        report_concurrency: 2,
+        report_wait: Duration::from_secs(30),
         sweep_interval: Duration::from_millis(200),
         bootstrap_admin: Some(("admin".into(), ADMIN_PASSWORD.into())),
         idempotency_ttl_secs: 24 * 3600,

@@ -1297,3 +1297,50 @@ async fn rule_and_config_changes_can_be_tried_first() {
         (json!(3), json!(0))
     );
 }
+
+#[actix_web::test]
+async fn reports_run_in_bounded_slots_that_are_given_back() {
+    let app = spawn_with(|s| {
+        s.report_concurrency = 1;
+        s.report_wait = Duration::ZERO;
+    })
+    .await;
+    let names = [
+        "lead-response",
+        "lead-funnel",
+        "actions",
+        "pipeline",
+        "service",
+        "data-health",
+        "lead-health-daily",
+    ];
+    // One at a time: each finds the single slot free, also after a refused request.
+    for name in names {
+        report(&app, name, &app.admin, "").await;
+        let bad = app
+            .get(
+                &format!("/reports/{name}?from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z"),
+                &app.admin,
+            )
+            .await;
+        assert_eq!(bad.status, 422, "{name}: {}", bad.text);
+        report(&app, name, &app.admin, "").await;
+    }
+    // A burst: whoever finds the slot taken is told to retry, nobody waits or fails otherwise.
+    let paths: Vec<String> = (0..12)
+        .map(|i| format!("/reports/{}", names[i % names.len()]))
+        .collect();
+    let answers =
+        futures_util::future::join_all(paths.iter().map(|p| app.get(p, &app.admin))).await;
+    for r in answers {
+        match r.status.as_u16() {
+            200 => {}
+            503 => {
+                assert!(r.headers.contains_key("retry-after"), "{}", r.text);
+                assert_eq!(r.body["code"], "unavailable", "{}", r.text);
+            }
+            other => panic!("report answered {other}: {}", r.text),
+        }
+    }
+    report(&app, "lead-response", &app.admin, "").await;
+}
