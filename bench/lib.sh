@@ -49,10 +49,11 @@ start_server() { # backend: starts crmflow on SQLite or a throwaway PostgreSQL; 
     launch_server
 }
 
-launch_server() { # starts $BIN on $URL and waits for /readyz 200; sets SERVER_PID and STARTUP_MS
+launch_server() { # starts $BIN on $URL (report cache: $REPORT_CACHE_SECS, default 30) and waits for /readyz 200; sets SERVER_PID and STARTUP_MS
     local started
     started=$(CRMFLOW_DATABASE_URL=$URL CRMFLOW_BIND=127.0.0.1:$PORT CRMFLOW_JWT_SECRET=bench-secret-0123456789 \
         CRMFLOW_BOOTSTRAP_ADMIN=admin:$PASS CRMFLOW_SWEEP_INTERVAL_MS=60000 RUST_LOG=warn \
+        CRMFLOW_REPORT_CACHE_SECS=${REPORT_CACHE_SECS:-30} \
         python3 - "$BIN" "$PORT" "$OUT/$BACKEND-server.log" <<'PY'
 import subprocess, sys, time, urllib.request
 binary, port, log = sys.argv[1:4]

@@ -20,6 +20,9 @@ pub struct Settings {
     /// wait up to `report_wait` for a slot, then answer 503.
     pub report_concurrency: usize,
     pub report_wait: Duration,
+    /// A computed report is served to the same request (report, row scope, filters,
+    /// period) for this long; zero: always computed.
+    pub report_cache_ttl: Duration,
     pub sweep_interval: Duration,
     pub bootstrap_admin: Option<(String, String)>,
     pub idempotency_ttl_secs: i64,
@@ -163,6 +166,7 @@ impl Settings {
                 n => n,
             },
             report_wait: Duration::from_millis(num("CRMFLOW_REPORT_WAIT_MS", 30_000)?),
+            report_cache_ttl: Duration::from_secs(num("CRMFLOW_REPORT_CACHE_SECS", 30)?),
             sweep_interval: Duration::from_millis(num("CRMFLOW_SWEEP_INTERVAL_MS", 5000)?),
             bootstrap_admin,
             idempotency_ttl_secs: num("CRMFLOW_IDEMPOTENCY_TTL_SECS", 24 * 3600)?,

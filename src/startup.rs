@@ -96,6 +96,7 @@ pub fn services(settings: &Settings, db: Db, clock: Arc<dyn Clock>) -> AppResult
             settings.report_concurrency,
             settings.report_wait,
         ),
+        report_cache: crate::service::ReportCache::new(settings.report_cache_ttl),
     })
 }
 

@@ -36,6 +36,7 @@ pub mod webhook_delivery;
 pub mod webhooks;
 pub mod work_orders;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -61,6 +62,57 @@ pub struct Services {
     pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
     /// Report computations running at once on this instance.
     pub report_slots: ReportSlots,
+    /// Reports computed in the last `CRMFLOW_REPORT_CACHE_SECS` on this instance.
+    pub report_cache: ReportCache,
+}
+
+/// Recently computed reports, by request (see [`Services::report`]). Dashboards ask for
+/// the same figures over and over (every manager's front end polls its team's report); a
+/// report scans a period's records, so within the time to live the figures are served as
+/// computed, and a request for figures being computed waits for them instead of computing
+/// them again. A report's `period.to` says when its figures were taken.
+#[derive(Clone)]
+pub struct ReportCache {
+    ttl: std::time::Duration,
+    entries: Arc<std::sync::Mutex<HashMap<String, CacheEntry>>>,
+}
+
+/// One request's last figures; locked while they are computed.
+type CacheEntry = Arc<tokio::sync::Mutex<Option<CachedReport>>>;
+
+struct CachedReport {
+    at: std::time::Instant,
+    value: Arc<dyn std::any::Any + Send + Sync>,
+}
+
+/// Distinct requests kept before stale entries are dropped.
+const REPORT_CACHE_KEYS: usize = 512;
+
+impl ReportCache {
+    /// `ttl` zero: every request computes its report.
+    pub fn new(ttl: std::time::Duration) -> ReportCache {
+        ReportCache {
+            ttl,
+            entries: Arc::default(),
+        }
+    }
+
+    fn fresh(&self, c: &CachedReport) -> bool {
+        c.at.elapsed() < self.ttl
+    }
+
+    fn entry(&self, key: String) -> CacheEntry {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= REPORT_CACHE_KEYS && !entries.contains_key(&key) {
+            entries.retain(|_, e| {
+                Arc::strong_count(e) > 1
+                    || e.try_lock()
+                        .map(|c| c.as_ref().is_some_and(|c| self.fresh(c)))
+                        .unwrap_or(true)
+            });
+        }
+        entries.entry(key).or_default().clone()
+    }
 }
 
 /// Bounds how many reports run at once. A report scans a period's records for seconds on
@@ -256,14 +308,39 @@ impl Services {
         .map_err(join_error)?
     }
 
-    /// Runs the report query `f` with a read connection once a report slot is free.
-    pub async fn report<T, F>(&self, f: F) -> AppResult<T>
+    /// The report `key` names (report, row scope, filters, requested period): as computed
+    /// within the cache's time to live, else computed by `f` with a read connection once
+    /// a report slot is free. One computation per key at a time.
+    pub async fn report<T, F>(&self, key: String, f: F) -> AppResult<T>
     where
         F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
-        T: Send + 'static,
+        T: Clone + Send + Sync + 'static,
     {
+        let cache = &self.report_cache;
+        if cache.ttl.is_zero() {
+            let _slot = self.report_slots.acquire().await?;
+            return self.read(f).await;
+        }
+        let entry = cache.entry(key);
+        let mut cached = tokio::time::timeout(self.report_slots.wait, entry.lock())
+            .await
+            .map_err(|_| {
+                AppError::unavailable("this report is still being computed; retry shortly")
+            })?;
+        if let Some(hit) = cached
+            .as_ref()
+            .filter(|c| cache.fresh(c))
+            .and_then(|c| c.value.downcast_ref::<T>())
+        {
+            return Ok(hit.clone());
+        }
         let _slot = self.report_slots.acquire().await?;
-        self.read(f).await
+        let value = self.read(f).await?;
+        *cached = Some(CachedReport {
+            at: std::time::Instant::now(),
+            value: Arc::new(value.clone()),
+        });
+        Ok(value)
     }
 
     /// Runs `f` with the write connection on the blocking pool, outside any use-case
@@ -427,7 +504,28 @@ impl<T> Page<T> {
 mod tests {
     use std::time::Duration;
 
-    use super::ReportSlots;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::{CachedReport, ReportCache, ReportSlots, REPORT_CACHE_KEYS};
+
+    #[tokio::test]
+    async fn a_full_report_cache_drops_stale_requests_but_not_one_in_use() {
+        let cache = ReportCache::new(Duration::from_millis(1));
+        for i in 0..REPORT_CACHE_KEYS {
+            *cache.entry(format!("k{i}")).lock().await = Some(CachedReport {
+                at: Instant::now(),
+                value: Arc::new(i),
+            });
+        }
+        let in_use = cache.entry("k0".into());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        cache.entry("new".into());
+        let mut keys: Vec<String> = cache.entries.lock().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["k0", "new"]);
+        drop(in_use);
+    }
 
     #[tokio::test]
     async fn a_report_waits_for_a_free_slot_then_is_refused() {

@@ -71,6 +71,16 @@ fn period(svc_now: i64, p: &ReportParams, default_all: bool) -> AppResult<(Perio
     ))
 }
 
+/// What a report request is cached under: the report, what the caller may see, and the
+/// request's own filters and bounds (an absent `to` means "up to now", so polling
+/// dashboards share one computation for the cache's time to live).
+fn cache_key(report: &str, scope: &impl std::fmt::Debug, p: &ReportParams) -> String {
+    format!(
+        "{report}|{scope:?}|{:?}|{:?}|{:?}|{:?}",
+        p.team_id, p.owner_id, p.from, p.to
+    )
+}
+
 fn period_view(p: &Period, all: bool) -> PeriodView {
     PeriodView {
         from: (!all).then(|| rfc3339(p.from)),
@@ -131,8 +141,9 @@ pub async fn lead_response(
     p: ReportParams,
 ) -> AppResult<LeadResponseReport> {
     let f = sales_filters(&ctx.principal, &p)?;
+    let key = cache_key("lead-response", &f.scope, &p);
     let (per, _) = period(svc.now().timestamp_millis(), &p, false)?;
-    svc.report(move |conn| {
+    svc.report(key, move |conn| {
         let r = store::lead_response(conn, &f, &per, nearest_rank)?;
         let secs = |ms: Option<i64>| ms.map(|v| (v as f64 / 1000.0).round() as i64);
         Ok(LeadResponseReport {
@@ -191,8 +202,9 @@ pub async fn lead_funnel(
     p: ReportParams,
 ) -> AppResult<LeadFunnelReport> {
     let f = sales_filters(&ctx.principal, &p)?;
+    let key = cache_key("lead-funnel", &f.scope, &p);
     let (per, _) = period(svc.now().timestamp_millis(), &p, false)?;
-    svc.report(move |conn| {
+    svc.report(key, move |conn| {
         let [status, source, grade] = store::lead_funnel(conn, &f, &per)?;
         let mut by_status: BTreeMap<String, i64> = LeadStatus::ALL
             .iter()
@@ -266,8 +278,9 @@ pub struct ActionsReport {
 
 pub async fn actions(svc: &Services, ctx: &Ctx, p: ReportParams) -> AppResult<ActionsReport> {
     let f = sales_filters(&ctx.principal, &p)?;
+    let key = cache_key("actions", &f.scope, &p);
     let (per, _) = period(svc.now().timestamp_millis(), &p, false)?;
-    svc.report(move |conn| {
+    svc.report(key, move |conn| {
         let r = store::actions(conn, &f, &per)?;
         Ok(ActionsReport {
             period: period_view(&per, false),
@@ -380,9 +393,10 @@ fn gated_actions(
 
 pub async fn pipeline(svc: &Services, ctx: &Ctx, p: ReportParams) -> AppResult<PipelineReport> {
     let f = sales_filters(&ctx.principal, &p)?;
+    let key = cache_key("pipeline", &f.scope, &p);
     let (per, _) = period(svc.now().timestamp_millis(), &p, false)?;
     let tz = svc.settings.time_zone;
-    svc.report(move |conn| {
+    svc.report(key, move |conn| {
         let pipeline = super::pipeline::current(conn)?;
         let gated = gated_actions(conn, &pipeline)?;
         let day = |ms: i64| {
@@ -526,13 +540,14 @@ fn service_figures(rows: &[&store::ServiceRow]) -> ServiceFigures {
 
 pub async fn service(svc: &Services, ctx: &Ctx, p: ReportParams) -> AppResult<ServiceReport> {
     let scope = super::work_orders::scope_of(&ctx.principal);
+    let key = cache_key("service", &scope, &p);
     if matches!(scope, WorkOrderScope::Nothing) {
         return Err(AppError::forbidden(
             "this role has no work orders to report on",
         ));
     }
     let (per, _) = period(svc.now().timestamp_millis(), &p, false)?;
-    svc.report(move |conn| {
+    svc.report(key, move |conn| {
         let rows = store::service(
             conn,
             &scope,
@@ -611,8 +626,9 @@ pub async fn data_health(
     p: ReportParams,
 ) -> AppResult<DataHealthReport> {
     let f = sales_filters(&ctx.principal, &p)?;
+    let key = cache_key("data-health", &f.scope, &p);
     let (per, all) = period(svc.now().timestamp_millis(), &p, true)?;
-    svc.report(move |conn| {
+    svc.report(key, move |conn| {
         let window = (!all || p.to.is_some()).then_some(&per);
         let (duplicate_leads, duplicate_accounts) = store::duplicates(conn, &f, window)?;
         let (mut records, mut field_completeness) = (BTreeMap::new(), BTreeMap::new());
@@ -728,12 +744,14 @@ pub async fn lead_health_daily(
     mut p: ReportParams,
 ) -> AppResult<LeadHealthReport> {
     let f = sales_filters(&ctx.principal, &p)?;
+    let key = cache_key("lead-health-daily", &f.scope, &p);
     let now = svc.now().timestamp_millis();
     if p.from.is_none() {
         p.from = Some(p.to.unwrap_or(now) - 86_400_000);
     }
     let (per, _) = period(now, &p, false)?;
-    svc.report(move |conn| lead_health_in(conn, &f, &per)).await
+    svc.report(key, move |conn| lead_health_in(conn, &f, &per))
+        .await
 }
 
 /// Emits `report.lead_health_daily` for each team whose digest of today (local day of

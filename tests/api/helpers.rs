@@ -71,6 +71,7 @@ pub fn test_settings(database_url: &str) -> Settings {
         db_timeout: Duration::from_secs(5),
         report_concurrency: 2,
         report_wait: Duration::from_secs(30),
+        report_cache_ttl: Duration::ZERO,
         sweep_interval: Duration::from_millis(200),
         bootstrap_admin: Some(("admin".into(), ADMIN_PASSWORD.into())),
         idempotency_ttl_secs: 24 * 3600,

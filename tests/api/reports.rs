@@ -1344,3 +1344,42 @@ async fn reports_run_in_bounded_slots_that_are_given_back() {
     }
     report(&app, "lead-response", &app.admin, "").await;
 }
+
+#[actix_web::test]
+async fn a_report_is_served_as_computed_for_its_time_to_live_per_scope_and_filters() {
+    let app = spawn_with(|s| s.report_cache_ttl = Duration::from_secs(2)).await;
+    let east = app.create_team("华东").await;
+    let (a, rep_a) = app.user("rep.a", "sales", Some(&east)).await;
+    let (_b, rep_b) = app.user("rep.b", "sales", Some(&east)).await;
+    lead(&app, &rep_a, "赵一", "trade_show", json!({})).await;
+    let first = report(&app, "lead-funnel", &app.admin, "").await;
+    assert_eq!(first["total"], 1, "{first}");
+    lead(&app, &rep_b, "钱二二", "web_form", json!({})).await;
+
+    // The same request within the time to live: the figures as computed, dated by period.to.
+    let again = report(&app, "lead-funnel", &app.admin, "").await;
+    assert_eq!(again, first);
+    // Another row scope, other filters or another period are requests of their own.
+    let own = report(&app, "lead-funnel", &rep_b, "").await;
+    assert_eq!(
+        own["total"], 1,
+        "a rep never sees the figures cached for the admin: {own}"
+    );
+    let by_owner = report(&app, "lead-funnel", &app.admin, &format!("owner_id={a}")).await;
+    assert_eq!(by_owner["total"], 1, "{by_owner}");
+    let to = (chrono::Utc::now() + chrono::Duration::minutes(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let bounded = report(&app, "lead-funnel", &app.admin, &format!("to={to}")).await;
+    assert_eq!(bounded["total"], 2, "{bounded}");
+    let response = report(&app, "lead-response", &app.admin, "").await;
+    assert!(
+        response.get("leads_assigned").is_some(),
+        "each report has its own entry: {response}"
+    );
+
+    // Past the time to live the report is computed again.
+    actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
+    let later = report(&app, "lead-funnel", &app.admin, "").await;
+    assert_eq!(later["total"], 2, "{later}");
+    assert_ne!(later["period"]["to"], first["period"]["to"]);
+}
