@@ -502,10 +502,8 @@ impl<T> Page<T> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use std::sync::Arc;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     use super::{CachedReport, ReportCache, ReportSlots, REPORT_CACHE_KEYS};
 
