@@ -3,7 +3,8 @@ FROM rust:1-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
-# Build settings of the bundled SQLite (query planner stability, in-memory savepoint journals).
+# Build settings of the bundled SQLite (query planner stability, in-memory savepoint journals,
+# no global page-cache and memory-statistics mutexes).
 COPY .cargo ./.cargo
 COPY src ./src
 COPY migrations ./migrations

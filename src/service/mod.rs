@@ -318,8 +318,7 @@ impl Services {
     {
         let cache = &self.report_cache;
         if cache.ttl.is_zero() {
-            let _slot = self.report_slots.acquire().await?;
-            return self.read(f).await;
+            return self.compute_report(f).await;
         }
         let entry = cache.entry(key);
         let mut cached = tokio::time::timeout(self.report_slots.wait, entry.lock())
@@ -334,13 +333,28 @@ impl Services {
         {
             return Ok(hit.clone());
         }
-        let _slot = self.report_slots.acquire().await?;
-        let value = self.read(f).await?;
+        let value = self.compute_report(f).await?;
         *cached = Some(CachedReport {
             at: std::time::Instant::now(),
             value: Arc::new(value.clone()),
         });
         Ok(value)
+    }
+
+    /// Runs the report query `f` in a report slot. The slot goes with the query onto the
+    /// blocking pool: a caller that gives up (a client that disconnects) does not stop the
+    /// query, so its slot is free only when the query has ended.
+    async fn compute_report<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let slot = self.report_slots.acquire().await?;
+        self.read(move |conn| {
+            let _slot = slot;
+            f(conn)
+        })
+        .await
     }
 
     /// Runs `f` with the write connection on the blocking pool, outside any use-case

@@ -8,7 +8,7 @@ use diesel::RunQueryDsl;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{raw_conn, spawn_app, spawn_with, TestApp};
+use crate::helpers::{fresh_database, raw_conn, spawn_app, spawn_with, test_settings, TestApp};
 
 const H: i64 = 3_600_000;
 const D: i64 = 24 * H;
@@ -1382,4 +1382,57 @@ async fn a_report_is_served_as_computed_for_its_time_to_live_per_scope_and_filte
     let later = report(&app, "lead-funnel", &app.admin, "").await;
     assert_eq!(later["total"], 2, "{later}");
     assert_ne!(later["period"]["to"], first["period"]["to"]);
+}
+
+#[actix_web::test]
+async fn a_report_its_caller_gave_up_on_keeps_its_slot_until_the_query_ends() {
+    for cache_secs in [0, 30] {
+        let (url, _dir) = fresh_database();
+        let mut settings = test_settings(&url);
+        settings.report_concurrency = 1;
+        settings.report_wait = Duration::ZERO;
+        settings.report_cache_ttl = Duration::from_secs(cache_secs);
+        let opened = settings.clone();
+        let db = actix_web::rt::task::spawn_blocking(move || {
+            crmflow::startup::open_database(&opened).unwrap()
+        })
+        .await
+        .unwrap();
+        let svc = crmflow::startup::services(
+            &settings,
+            db,
+            Arc::new(crmflow::clock::SystemClock::default()),
+        )
+        .unwrap();
+        let (finish, finished) = std::sync::mpsc::channel::<()>();
+        let slow = svc.report("slow".into(), move |_| {
+            finished.recv().ok();
+            Ok(1)
+        });
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), slow)
+                .await
+                .is_err(),
+            "the caller gives up while the query runs"
+        );
+        let refused = svc.report("other".into(), |_| Ok(2)).await.unwrap_err();
+        assert_eq!(
+            refused.code, "unavailable",
+            "cache {cache_secs} s: the query still holds the slot"
+        );
+        finish.send(()).unwrap();
+        let mut answer = None;
+        for _ in 0..100 {
+            if let Ok(v) = svc.report("other".into(), |_| Ok(2)).await {
+                answer = Some(v);
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            answer,
+            Some(2),
+            "cache {cache_secs} s: the slot comes back when the query ends"
+        );
+    }
 }
