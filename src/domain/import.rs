@@ -311,18 +311,27 @@ pub struct FileError {
     pub message: String,
 }
 
-/// The rows of an accepted file, one JSON object per line (JSON Lines): compact to store,
-/// and read back one batch at a time.
-#[derive(Debug, Clone, PartialEq)]
+/// Rows per stored chunk of an accepted file: the import worker holds one chunk at a time,
+/// and recording a batch's progress never rewrites the file.
+pub const CHUNK_ROWS: usize = 1_000;
+
+/// The rows of an accepted file, one JSON object per line (JSON Lines), in chunks of
+/// [`CHUNK_ROWS`] rows (the last may hold fewer): compact to store, read back a chunk at a
+/// time, parsed a batch at a time.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Rows {
-    pub jsonl: String,
+    pub chunks: Vec<String>,
     pub count: usize,
 }
 
 impl Rows {
     fn push(&mut self, row: &Value) {
-        self.jsonl.push_str(&row.to_string());
-        self.jsonl.push('\n');
+        if self.count % CHUNK_ROWS == 0 {
+            self.chunks.push(String::new());
+        }
+        let chunk = self.chunks.last_mut().expect("a chunk was just opened");
+        chunk.push_str(&row.to_string());
+        chunk.push('\n');
         self.count += 1;
     }
 }
@@ -356,10 +365,7 @@ pub fn parse_csv(entity: ImportEntity, text: &str) -> Result<Rows, FileError> {
             ),
         });
     }
-    let mut rows = Rows {
-        jsonl: String::with_capacity(text.len() * 2),
-        count: 0,
-    };
+    let mut rows = Rows::default();
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
@@ -390,10 +396,7 @@ pub fn parse_json(text: &str) -> Result<Rows, FileError> {
             f.write_str("a JSON array of objects")
         }
         fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Rows, A::Error> {
-            let mut rows = Rows {
-                jsonl: String::new(),
-                count: 0,
-            };
+            let mut rows = Rows::default();
             while let Some(item) = seq.next_element::<Value>()? {
                 let row = match item {
                     Value::Object(_) => item,
@@ -506,9 +509,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(parsed.count, 2);
-        let rows: Vec<Value> = line_ranges(&parsed.jsonl)
+        let rows: Vec<Value> = line_ranges(&parsed.chunks[0])
             .into_iter()
-            .map(|(a, b)| row_at(&parsed.jsonl, a, b))
+            .map(|(a, b)| row_at(&parsed.chunks[0], a, b))
             .collect();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0]["name"], "陈明");
@@ -518,6 +521,22 @@ mod tests {
         assert!(rows[0].get(ROW_ERRORS).is_none());
         assert_eq!(rows[1]["source"], "web_form");
         assert_eq!(rows[1][ROW_ERRORS][0]["field"], "budget");
+    }
+
+    #[test]
+    fn rows_are_kept_in_chunks_of_a_thousand() {
+        let text: String = std::iter::once("name\n".to_string())
+            .chain((0..2_345).map(|i| format!("lead {i}\n")))
+            .collect();
+        let parsed = parse_csv(ImportEntity::Leads, &text).unwrap();
+        assert_eq!(parsed.count, 2_345);
+        let sizes: Vec<usize> = parsed.chunks.iter().map(|c| line_ranges(c).len()).collect();
+        assert_eq!(sizes, vec![CHUNK_ROWS, CHUNK_ROWS, 345]);
+        let lines = line_ranges(&parsed.chunks[2]);
+        assert_eq!(
+            row_at(&parsed.chunks[2], lines[0].0, lines[0].1)["name"],
+            "lead 2000"
+        );
     }
 
     #[test]
@@ -531,9 +550,12 @@ mod tests {
     fn json_rows_must_be_objects() {
         let parsed = parse_json(r#"[{"name": "a"}, 3]"#).unwrap();
         assert_eq!(parsed.count, 2);
-        let lines = line_ranges(&parsed.jsonl);
-        assert_eq!(row_at(&parsed.jsonl, lines[0].0, lines[0].1)["name"], "a");
-        assert!(row_at(&parsed.jsonl, lines[1].0, lines[1].1)
+        let lines = line_ranges(&parsed.chunks[0]);
+        assert_eq!(
+            row_at(&parsed.chunks[0], lines[0].0, lines[0].1)["name"],
+            "a"
+        );
+        assert!(row_at(&parsed.chunks[0], lines[1].0, lines[1].1)
             .get(ROW_ERRORS)
             .is_some());
         assert!(parse_json(r#"{"name": "a"}"#).is_err());

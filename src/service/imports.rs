@@ -17,13 +17,17 @@ use crate::domain::import::{self, field_of_serde_error, ImportEntity, ROW_ERRORS
 use crate::domain::role::Role;
 use crate::domain::time::rfc3339;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::store::imports::{self as store, ImportErrorRow, ImportHead, ImportRow, Progress};
+use crate::store::imports::{
+    self as store, ImportChunk, ImportErrorRow, ImportHead, ImportRow, Progress,
+};
 
 const ENTITY: &str = "import";
 /// Refused rows listed per import; `failed` still counts every one.
 const MAX_LISTED_ERRORS: i64 = 10_000;
 /// Errors listed per row.
 const MAX_ROW_ERRORS: usize = 99;
+/// How long an instance holds an import it runs without recording progress (ms).
+const LEASE_MS: i64 = 60_000;
 
 /// The file's format, from `Content-Type`.
 #[derive(Debug, Clone)]
@@ -169,7 +173,6 @@ pub async fn start(
             failed: 0,
             created_count: 0,
             updated_count: 0,
-            payload: rows.jsonl,
             principal,
             lease_owner: None,
             lease_until: None,
@@ -180,6 +183,18 @@ pub async fn start(
             finished_at: None,
         };
         store::insert(uow.conn, &row)?;
+        for (n, text) in rows.chunks.into_iter().enumerate() {
+            let first_row = (n * import::CHUNK_ROWS) as i64;
+            store::insert_chunk(
+                uow.conn,
+                &ImportChunk {
+                    import_id: row.id.clone(),
+                    first_row,
+                    row_count: (total - first_row).min(import::CHUNK_ROWS as i64),
+                    rows: text,
+                },
+            )?;
+        }
         let changes = crate::domain::audit::diff(
             &json!({}),
             &json!({"entity": row.entity, "dry_run": dry_run, "total": total}),
@@ -213,10 +228,31 @@ pub async fn get(svc: &Services, ctx: &Ctx, id: String) -> AppResult<ImportView>
     .await
 }
 
+/// A stored chunk of rows with its line boundaries.
+struct Chunk {
+    first_row: i64,
+    rows: String,
+    lines: Vec<(usize, usize)>,
+}
+
+impl Chunk {
+    fn new(stored: ImportChunk) -> Chunk {
+        Chunk {
+            first_row: stored.first_row,
+            lines: import::line_ranges(&stored.rows),
+            rows: stored.rows,
+        }
+    }
+
+    fn holds(&self, row: i64) -> bool {
+        row >= self.first_row && row < self.first_row + self.lines.len() as i64
+    }
+}
+
 /// Runs (or resumes) one import to its end, batch by batch, unless another instance holds
 /// it. `owner` names this instance's lease.
 pub async fn run(svc: &Services, id: String, owner: String) -> AppResult<()> {
-    let lease_ms = 60_000;
+    let lease_ms = LEASE_MS;
     let now = svc.now().timestamp_millis();
     let (i, o) = (id.clone(), owner.clone());
     if !svc
@@ -226,48 +262,29 @@ pub async fn run(svc: &Services, id: String, owner: String) -> AppResult<()> {
         return Ok(());
     }
     let i = id.clone();
-    let (head, rows, principal) = svc
+    let (head, principal) = svc
         .read(move |conn| {
             let head = store::head(conn, &i)?.ok_or_else(|| AppError::not_found("import"))?;
-            let (payload, principal) = store::payload(conn, &i)?;
-            let principal: Principal = serde_json::from_str(&principal)
+            let principal: Principal = serde_json::from_str(&store::principal(conn, &i)?)
                 .map_err(|e| AppError::internal(format!("import principal: {e}")))?;
-            Ok((head, payload, principal))
+            Ok((head, principal))
         })
         .await?;
     let entity = ImportEntity::parse(&head.entity)
         .ok_or_else(|| AppError::internal("unknown import entity"))?;
-    // The payload stays as stored text; each batch parses only its own rows.
-    let lines = Arc::new(import::line_ranges(&rows));
-    let rows = Arc::new(rows);
-    let batch_rows = svc.settings.imports.batch_rows;
     let mut processed = head.processed;
-    while (processed as usize) < lines.len() {
-        let start = processed as usize;
-        let end = (start + batch_rows).min(lines.len());
-        let (rows, lines, p, id2, owner2) = (
-            rows.clone(),
-            lines.clone(),
-            principal.clone(),
-            id.clone(),
-            owner.clone(),
-        );
-        let dry_run = head.dry_run;
-        let done = svc
-            .write_as(principal.id.clone(), format!("import:{id}"), move |uow| {
-                uow.client = match p.kind {
-                    PrincipalKind::ApiKey => format!("api_key:{}", p.name),
-                    PrincipalKind::User => format!("import:{}", p.name),
-                };
-                let batch: Vec<Value> = lines[start..end]
-                    .iter()
-                    .map(|&(a, b)| import::row_at(&rows, a, b))
-                    .collect();
-                run_batch(
-                    uow, &p, entity, dry_run, &id2, &owner2, start, &batch, lease_ms,
-                )
-            })
-            .await;
+    // The chunk of rows being worked through: kept as stored text, each batch parses only
+    // its own rows.
+    let mut chunk: Option<Arc<Chunk>> = None;
+    while processed < head.total {
+        let start = processed;
+        let done = match chunk_holding(svc, &id, start, chunk.take()).await {
+            Ok(c) => {
+                chunk = Some(c.clone());
+                run_rows(svc, &id, &owner, &principal, entity, head.dry_run, start, c).await
+            }
+            Err(e) => Err(e),
+        };
         match done {
             Ok(n) => processed += n as i64,
             Err(e) if e.code == "conflict" => return Ok(()),
@@ -287,6 +304,67 @@ pub async fn run(svc: &Services, id: String, owner: String) -> AppResult<()> {
     svc.db_write(move |conn| Ok(store::finish(conn, &i, &o, "completed", None, now)?))
         .await?;
     Ok(())
+}
+
+/// The chunk holding row `start`: `current` when it does, else read from the database.
+async fn chunk_holding(
+    svc: &Services,
+    id: &str,
+    start: i64,
+    current: Option<Arc<Chunk>>,
+) -> AppResult<Arc<Chunk>> {
+    if let Some(c) = current.filter(|c| c.holds(start)) {
+        return Ok(c);
+    }
+    let i = id.to_string();
+    let c = svc
+        .read(move |conn| Ok(store::chunk_at(conn, &i, start)?))
+        .await?
+        .map(Chunk::new)
+        .filter(|c| c.holds(start))
+        .ok_or_else(|| AppError::internal(format!("row {} of the import is missing", start + 1)))?;
+    Ok(Arc::new(c))
+}
+
+/// One batch: the rows of `c` from row `start`, at most `batch_rows` of them, in one
+/// transaction with the import's progress. Returns how many rows it processed.
+#[allow(clippy::too_many_arguments)]
+async fn run_rows(
+    svc: &Services,
+    id: &str,
+    owner: &str,
+    principal: &Principal,
+    entity: ImportEntity,
+    dry_run: bool,
+    start: i64,
+    c: Arc<Chunk>,
+) -> AppResult<usize> {
+    let lease_ms = LEASE_MS;
+    let from = (start - c.first_row) as usize;
+    let to = (from + svc.settings.imports.batch_rows).min(c.lines.len());
+    let (p, id2, owner2) = (principal.clone(), id.to_string(), owner.to_string());
+    svc.write_as(principal.id.clone(), format!("import:{id}"), move |uow| {
+        uow.client = match p.kind {
+            PrincipalKind::ApiKey => format!("api_key:{}", p.name),
+            PrincipalKind::User => format!("import:{}", p.name),
+        };
+        let batch: Vec<Value> = c.lines[from..to]
+            .iter()
+            .map(|&(a, b)| import::row_at(&c.rows, a, b))
+            .collect();
+        run_batch(
+            uow,
+            &p,
+            entity,
+            dry_run,
+            &id2,
+            &owner2,
+            start as usize,
+            &batch,
+            lease_ms,
+        )
+    })
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{import_errors, imports};
+use super::schema::{import_chunks, import_errors, imports};
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -18,7 +18,6 @@ pub struct ImportRow {
     pub failed: i64,
     pub created_count: i64,
     pub updated_count: i64,
-    pub payload: String,
     pub principal: String,
     pub lease_owner: Option<String>,
     pub lease_until: Option<i64>,
@@ -29,7 +28,7 @@ pub struct ImportRow {
     pub finished_at: Option<i64>,
 }
 
-/// An import without its payload (what progress reads need).
+/// An import without its importing principal (what progress reads need).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = imports)]
 pub struct ImportHead {
@@ -114,12 +113,39 @@ pub fn claim(
     Ok(n == 1)
 }
 
-/// The rows and the importing principal of a claimed import.
-pub fn payload(conn: &mut DbConnection, id: &str) -> QueryResult<(String, String)> {
+/// The importing principal of a claimed import.
+pub fn principal(conn: &mut DbConnection, id: &str) -> QueryResult<String> {
     imports::table
         .find(id)
-        .select((imports::payload, imports::principal))
+        .select(imports::principal)
         .first(conn)
+}
+
+/// A chunk of an import's rows: `row_count` JSON Lines from row `first_row` (from 0).
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = import_chunks)]
+pub struct ImportChunk {
+    pub import_id: String,
+    pub first_row: i64,
+    pub row_count: i64,
+    pub rows: String,
+}
+
+pub fn insert_chunk(conn: &mut DbConnection, chunk: &ImportChunk) -> QueryResult<()> {
+    diesel::insert_into(import_chunks::table)
+        .values(chunk)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The chunk holding row `row` (from 0) of an import.
+pub fn chunk_at(conn: &mut DbConnection, id: &str, row: i64) -> QueryResult<Option<ImportChunk>> {
+    import_chunks::table
+        .filter(import_chunks::import_id.eq(id))
+        .filter(import_chunks::first_row.le(row))
+        .order(import_chunks::first_row.desc())
+        .first(conn)
+        .optional()
 }
 
 /// Progress after one batch, if `owner` still holds the lease (`false` otherwise: the
@@ -160,7 +186,8 @@ pub fn advance(
     Ok(n == 1)
 }
 
-/// Marks an import finished (`completed`, or `failed` with why) and drops its payload.
+/// Marks an import finished (`completed`, or `failed` with why) and drops its rows, in
+/// one transaction.
 pub fn finish(
     conn: &mut DbConnection,
     id: &str,
@@ -169,22 +196,27 @@ pub fn finish(
     error: Option<&str>,
     now: i64,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        imports::table
-            .find(id)
-            .filter(imports::lease_owner.eq(owner)),
-    )
-    .set((
-        imports::status.eq(status),
-        imports::error.eq(error),
-        imports::payload.eq(""),
-        imports::finished_at.eq(now),
-        imports::updated_at.eq(now),
-        imports::lease_owner.eq(None::<String>),
-        imports::lease_until.eq(None::<i64>),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
+    conn.transaction(|conn| {
+        let n = diesel::update(
+            imports::table
+                .find(id)
+                .filter(imports::lease_owner.eq(owner)),
+        )
+        .set((
+            imports::status.eq(status),
+            imports::error.eq(error),
+            imports::finished_at.eq(now),
+            imports::updated_at.eq(now),
+            imports::lease_owner.eq(None::<String>),
+            imports::lease_until.eq(None::<i64>),
+        ))
+        .execute(conn)?;
+        if n == 1 {
+            diesel::delete(import_chunks::table.filter(import_chunks::import_id.eq(id)))
+                .execute(conn)?;
+        }
+        Ok(n == 1)
+    })
 }
 
 pub fn insert_error(conn: &mut DbConnection, row: &ImportErrorRow) -> QueryResult<()> {

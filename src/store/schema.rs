@@ -624,7 +624,6 @@ diesel::table! {
         failed -> BigInt,
         created_count -> BigInt,
         updated_count -> BigInt,
-        payload -> Text,
         principal -> Text,
         lease_owner -> Nullable<Text>,
         lease_until -> Nullable<BigInt>,
@@ -633,6 +632,15 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    import_chunks (import_id, first_row) {
+        import_id -> Text,
+        first_row -> BigInt,
+        row_count -> BigInt,
+        rows -> Text,
     }
 }
 
@@ -705,6 +713,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_attempts,
     imports,
+    import_chunks,
     import_errors,
     assets,
     account_signals,

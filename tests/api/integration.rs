@@ -711,7 +711,8 @@ async fn finished(app: &TestApp, token: &str, id: &str) -> Value {
 
 #[actix_web::test]
 async fn a_large_csv_import_reports_exactly_its_bad_rows_and_stores_the_rest() {
-    let app = spawn_with(|s| s.imports.batch_rows = 1000).await;
+    // Batches of 700 rows cross the stored chunks' 1,000-row boundaries.
+    let app = spawn_with(|s| s.imports.batch_rows = 700).await;
     let mut csv =
         String::from("\u{feff}name,company,phone,email,province,city,industry,source,budget\n");
     for i in 1..=10_000 {
@@ -787,6 +788,85 @@ async fn a_large_csv_import_reports_exactly_its_bad_rows_and_stores_the_rest() {
     assert!(l["score"].as_i64().is_some(), "scored like a single create");
     let verify = app.get("/audit/verify", &app.admin).await;
     assert_eq!(verify.body["ok"], true, "{}", verify.text);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) AS n FROM import_chunks"),
+        0,
+        "a finished import's rows are dropped"
+    );
+}
+
+#[actix_web::test]
+async fn an_import_whose_instance_died_resumes_at_its_first_unprocessed_row() {
+    use diesel::sql_types::{BigInt, Text};
+    use diesel::RunQueryDsl;
+    let app = spawn_with(|s| s.imports.batch_rows = 400).await;
+    // A finished import lends the new one its importer.
+    let first = import(
+        &app,
+        &app.admin,
+        "entity=leads",
+        "text/csv",
+        "name\n种子客户\n".into(),
+    )
+    .await;
+    assert_eq!(first.status, 202, "{}", first.text);
+    finished(&app, &app.admin, &first.id()).await;
+    // An instance that died after committing 1,500 of 2,500 rows: its lease ran out. Its
+    // rows are stored in chunks of any size (here 1,200 and 1,300 rows; an import queued
+    // before the rows were chunked has one chunk of all of them).
+    let id = "0193a1b2-0000-7000-8000-00000000d1ed";
+    {
+        let mut conn = raw_conn(&app);
+        diesel::sql_query(
+            "INSERT INTO imports (id, entity, dry_run, status, total, processed, succeeded, failed, \
+             created_count, updated_count, principal, lease_owner, lease_until, error, created_by, \
+             created_at, updated_at, finished_at) \
+             SELECT $1, entity, dry_run, 'running', 2500, 1500, 1500, 0, 1500, 0, principal, \
+             'a-dead-instance', 0, NULL, created_by, created_at, updated_at, NULL \
+             FROM imports WHERE id = $2",
+        )
+        .bind::<Text, _>(id)
+        .bind::<Text, _>(first.id())
+        .execute(&mut *conn)
+        .unwrap();
+        for (first_row, n) in [(0i64, 1200i64), (1200, 1300)] {
+            let rows: String = (first_row..first_row + n)
+                .map(|i| format!("{{\"name\":\"续传{i}\",\"phone\":\"135{i:08}\"}}\n"))
+                .collect();
+            diesel::sql_query(
+                "INSERT INTO import_chunks (import_id, first_row, row_count, rows) VALUES ($1, $2, $3, $4)",
+            )
+            .bind::<Text, _>(id)
+            .bind::<BigInt, _>(first_row)
+            .bind::<BigInt, _>(n)
+            .bind::<Text, _>(rows)
+            .execute(&mut *conn)
+            .unwrap();
+        }
+    }
+    let done = finished(&app, &app.admin, id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["processed"], 2500);
+    assert_eq!(
+        done["created"], 2500,
+        "counted on from the committed batches"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM leads WHERE name LIKE '续传%'"
+        ),
+        1000,
+        "rows 1,501 to 2,500 ran, once each"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM leads WHERE name IN ('续传1499', '续传1500', '续传2499')"
+        ),
+        2
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM import_chunks"), 0);
 }
 
 #[actix_web::test]
