@@ -12,7 +12,7 @@ use crate::domain::dedup::{block_key, compare, DupMatch, Keys};
 use crate::domain::lead::LeadStatus;
 use crate::domain::role::RowScope;
 use crate::error::{AppError, AppResult};
-use crate::store::leads::{self, DedupRow, LeadRow};
+use crate::store::leads::{self, DedupRow, LeadRow, MatchRow};
 use crate::store::{activities, external_refs, DbConnection};
 
 /// The matching keys of a lead (its matching columns).
@@ -20,13 +20,19 @@ pub fn keys_of(row: &DedupRow) -> Keys {
     Keys {
         fields: json!({"name": row.name, "company": row.company, "phone": row.phone, "email": row.email,
                        "title": row.title, "province": row.province, "city": row.city, "industry": row.industry}),
-        ..match_keys(row)
+        ..match_keys(&MatchRow {
+            id: row.id.clone(),
+            company_key: row.company_key.clone(),
+            phone: row.phone.clone(),
+            email: row.email.clone(),
+            email_domain: row.email_domain.clone(),
+        })
     }
 }
 
 /// The keys that decide whether two leads match, without the compared fields (cheap to
-/// build for every candidate; the fields are built for matches only).
-fn match_keys(row: &DedupRow) -> Keys {
+/// build for every candidate; the fields are read and built for matches only).
+fn match_keys(row: &MatchRow) -> Keys {
     Keys {
         id: row.id.clone(),
         phone: row.phone.clone(),
@@ -88,10 +94,17 @@ pub fn find(conn: &mut DbConnection, row: &LeadRow) -> AppResult<Vec<DupMatch>> 
         row.email_domain.as_deref(),
         block.as_deref(),
     )?;
-    let mut found: Vec<DupMatch> = candidates
+    let matching: Vec<String> = candidates
         .iter()
         .filter(|c| c.id != row.id)
         .filter(|c| compare(&probe, &match_keys(c)).is_some())
+        .map(|c| c.id.clone())
+        .collect();
+    if matching.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut found: Vec<DupMatch> = leads::dedup_rows(conn, &matching)?
+        .iter()
         .filter_map(|c| compare(&probe, &keys_of(c)))
         .collect();
     found.sort_by(|a, b| {

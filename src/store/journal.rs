@@ -78,10 +78,10 @@ pub struct EventRow {
 /// write committed by the transactions queued before it: used by use cases that must see
 /// each other, such as duplicate checks of concurrent creates.
 pub fn lock_head(conn: &mut DbConnection) -> QueryResult<()> {
-    diesel::update(journal_head::table.find(1))
+    concrete!(conn, c => diesel::update(journal_head::table.find(1))
         .set(journal_head::appends.eq(journal_head::appends))
-        .execute(conn)
-        .map(|_| ())
+        .execute(c))
+    .map(|_| ())
 }
 
 /// Appends audit entries (hash-chained) and events. Updating the head row first takes its
@@ -96,13 +96,13 @@ pub fn append(
         return Ok(());
     }
     let n = (audits.len() + new_events.len()) as i64;
-    diesel::update(journal_head::table.find(1))
+    concrete!(conn, c => diesel::update(journal_head::table.find(1))
         .set(journal_head::appends.eq(journal_head::appends + n))
-        .execute(conn)?;
-    let mut prev: String = journal_head::table
+        .execute(c))?;
+    let mut prev: String = concrete!(conn, c => journal_head::table
         .find(1)
         .select(journal_head::last_hash)
-        .first(conn)?;
+        .first(c))?;
     for a in audits {
         let link = Link {
             id: &a.id,
@@ -115,29 +115,28 @@ pub fn append(
             request_id: &a.request_id,
         };
         let hash = link_hash(&prev, &link);
-        diesel::insert_into(audit_log::table)
-            .values((
-                audit_log::id.eq(&a.id),
-                audit_log::entity.eq(&a.entity),
-                audit_log::entity_id.eq(&a.entity_id),
-                audit_log::action.eq(&a.action),
-                audit_log::actor_id.eq(&a.actor_id),
-                audit_log::at.eq(a.at),
-                audit_log::changes.eq(&a.changes),
-                audit_log::request_id.eq(&a.request_id),
-                audit_log::prev_hash.eq(&prev),
-                audit_log::hash.eq(&hash),
-            ))
-            .execute(conn)?;
+        let values = (
+            audit_log::id.eq(&a.id),
+            audit_log::entity.eq(&a.entity),
+            audit_log::entity_id.eq(&a.entity_id),
+            audit_log::action.eq(&a.action),
+            audit_log::actor_id.eq(&a.actor_id),
+            audit_log::at.eq(a.at),
+            audit_log::changes.eq(&a.changes),
+            audit_log::request_id.eq(&a.request_id),
+            audit_log::prev_hash.eq(&prev),
+            audit_log::hash.eq(&hash),
+        );
+        concrete!(conn, c => diesel::insert_into(audit_log::table).values(values).execute(c))?;
         prev = hash;
     }
     for e in new_events {
-        diesel::insert_into(events::table).values(e).execute(conn)?;
+        concrete!(conn, c => diesel::insert_into(events::table).values(e).execute(c))?;
     }
     if !audits.is_empty() {
-        diesel::update(journal_head::table.find(1))
-            .set(journal_head::last_hash.eq(prev))
-            .execute(conn)?;
+        concrete!(conn, c => diesel::update(journal_head::table.find(1))
+            .set(journal_head::last_hash.eq(&prev))
+            .execute(c))?;
     }
     Ok(())
 }

@@ -69,10 +69,7 @@ pub struct LeadRow {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &LeadRow) -> QueryResult<()> {
-    diesel::insert_into(leads::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
+    concrete!(conn, c => diesel::insert_into(leads::table).values(row).execute(c)).map(|_| ())
 }
 
 pub fn update(conn: &mut DbConnection, row: &LeadRow, expected_version: i64) -> QueryResult<bool> {
@@ -277,7 +274,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<LeadRow>> {
         .optional()
 }
 
-/// The columns duplicate matching reads.
+/// The columns duplicate matching compares (a candidate that matches).
 #[derive(Debug, Clone, Queryable)]
 pub struct DedupRow {
     pub id: String,
@@ -293,43 +290,48 @@ pub struct DedupRow {
     pub industry: Option<String>,
 }
 
+/// The columns that decide whether a candidate matches at all.
+#[derive(Debug, Clone, Queryable)]
+pub struct MatchRow {
+    pub id: String,
+    pub company_key: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub email_domain: Option<String>,
+}
+
 /// Live, unmerged leads sharing a duplicate-matching key with the probe, found through the
-/// indexes on phone, e-mail, e-mail domain and company block (never a scan).
+/// indexes on phone, e-mail, e-mail domain and company block (never a scan): only their
+/// matching keys, as most candidates of a company block do not match.
 pub fn dedup_candidates(
     conn: &mut DbConnection,
     phone: Option<&str>,
     email: Option<&str>,
     email_domain: Option<&str>,
     company_block: Option<&str>,
-) -> QueryResult<Vec<DedupRow>> {
+) -> QueryResult<Vec<MatchRow>> {
     // One static statement per key (not boxed), so each stays in the prepared-statement cache.
     macro_rules! by {
         ($column:expr, $value:expr, $limit:expr) => {
-            leads::table
+            concrete!(&mut *conn, c => leads::table
                 .filter(leads::deleted_at.is_null())
                 .filter(leads::merged_into.is_null())
                 .filter($column.eq($value))
                 .select((
                     leads::id,
-                    leads::name,
-                    leads::company,
                     leads::company_key,
                     leads::phone,
                     leads::email,
                     leads::email_domain,
-                    leads::title,
-                    leads::province,
-                    leads::city,
-                    leads::industry,
                 ))
                 .order(leads::id.desc())
                 .limit($limit)
-                .load::<DedupRow>(conn)?
+                .load::<MatchRow>(c))?
         };
     }
-    let mut found: Vec<DedupRow> = Vec::new();
+    let mut found: Vec<MatchRow> = Vec::new();
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut add = |rows: Vec<DedupRow>| {
+    let mut add = |rows: Vec<MatchRow>| {
         for r in rows {
             if seen.insert(r.id.clone()) {
                 found.push(r);
@@ -349,6 +351,35 @@ pub fn dedup_candidates(
         add(by!(leads::company_block, b, 200));
     }
     Ok(found)
+}
+
+/// The compared columns of the given leads (one cached statement per lead: an `IN` list
+/// would be parsed again for every probe).
+pub fn dedup_rows(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<DedupRow>> {
+    ids.iter()
+        .map(|id| dedup_row(conn, id))
+        .filter_map(Result::transpose)
+        .collect()
+}
+
+fn dedup_row(conn: &mut DbConnection, id: &str) -> QueryResult<Option<DedupRow>> {
+    concrete!(conn, c => leads::table
+        .find(id)
+        .select((
+            leads::id,
+            leads::name,
+            leads::company,
+            leads::company_key,
+            leads::phone,
+            leads::email,
+            leads::email_domain,
+            leads::title,
+            leads::province,
+            leads::city,
+            leads::industry,
+        ))
+        .first(c)
+        .optional())
 }
 
 /// Leads whose company has a key but no blocking key (the blocking rule changed), after

@@ -2,6 +2,20 @@
 //! migrations, and one repository module per table group. Everything here is synchronous
 //! diesel; callers run it on the blocking pool (see `service::Services`).
 
+/// Runs a diesel query on the backend connection behind a [`DbConnection`]:
+/// `concrete!(conn, c => query.execute(c))`. Diesel's multi-backend connection renders a
+/// query's SQL again on every execution, cached statement or not (twice for a write: once
+/// for the cache, once to bind); the statements every lead create or import row runs go
+/// straight to their backend instead.
+macro_rules! concrete {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::store::DbConnection::Postgresql($c) => $body,
+            $crate::store::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
 pub mod accounts;
 pub mod activities;
 pub mod api_keys;
