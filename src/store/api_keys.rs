@@ -27,11 +27,11 @@ pub fn insert(conn: &mut DbConnection, row: &ApiKeyRow) -> QueryResult<()> {
 
 /// The live (not revoked) key with this token hash.
 pub fn find_active_by_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<ApiKeyRow>> {
-    api_keys::table
+    concrete!(conn, c => api_keys::table
         .filter(api_keys::token_hash.eq(hash))
         .filter(api_keys::revoked_at.is_null())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiKeyRow>> {

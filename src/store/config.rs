@@ -16,7 +16,7 @@ pub struct ConfigRow {
 }
 
 pub fn find(conn: &mut DbConnection, key: &str) -> QueryResult<Option<ConfigRow>> {
-    config_entries::table.find(key).first(conn).optional()
+    concrete!(conn, c => config_entries::table.find(key).first(c).optional())
 }
 
 /// Writes a new version of an entry if the stored one is still `expected_version` (0 = none

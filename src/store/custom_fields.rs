@@ -58,12 +58,16 @@ pub fn find_key(
 pub fn list(conn: &mut DbConnection, entity: Option<&str>) -> QueryResult<Vec<CustomFieldRow>> {
     // Two static statements rather than one boxed query: every write reads one entity's
     // definitions, and a static statement stays prepared.
-    let all = custom_fields::table
-        .select(CustomFieldRow::as_select())
-        .order((custom_fields::entity, custom_fields::field_key));
+    macro_rules! all {
+        () => {
+            custom_fields::table
+                .select(CustomFieldRow::as_select())
+                .order((custom_fields::entity, custom_fields::field_key))
+        };
+    }
     match entity {
-        Some(e) => all.filter(custom_fields::entity.eq(e)).load(conn),
-        None => all.load(conn),
+        Some(e) => concrete!(conn, c => all!().filter(custom_fields::entity.eq(e)).load(c)),
+        None => all!().load(conn),
     }
 }
 
@@ -105,10 +109,7 @@ pub struct NewCustomWrite<'a> {
 }
 
 pub fn log_write(conn: &mut DbConnection, w: &NewCustomWrite<'_>) -> QueryResult<()> {
-    diesel::insert_into(custom_writes::table)
-        .values(w)
-        .execute(conn)
-        .map(|_| ())
+    concrete!(conn, c => diesel::insert_into(custom_writes::table).values(w).execute(c)).map(|_| ())
 }
 
 /// One logged write: (seq, op, client, custom JSON).

@@ -73,13 +73,13 @@ pub fn insert(conn: &mut DbConnection, row: &LeadRow) -> QueryResult<()> {
 }
 
 pub fn update(conn: &mut DbConnection, row: &LeadRow, expected_version: i64) -> QueryResult<bool> {
-    let n = diesel::update(
+    let n = concrete!(conn, c => diesel::update(
         leads::table
             .find(&row.id)
             .filter(leads::version.eq(expected_version)),
     )
     .set(row)
-    .execute(conn)?;
+    .execute(c))?;
     Ok(n == 1)
 }
 
@@ -105,14 +105,23 @@ pub fn find_scoped(
     id: &str,
     scope: &RowScope,
 ) -> QueryResult<Option<LeadRow>> {
-    scoped(
-        leads::table
-            .filter(leads::id.eq(id.to_string()))
-            .into_boxed(),
-        scope,
-    )
-    .first(conn)
-    .optional()
+    // Everyone's and one's own leads as static statements (a boxed query is prepared anew
+    // on every call).
+    let live = leads::table.find(id).filter(leads::deleted_at.is_null());
+    match scope {
+        RowScope::All => concrete!(conn, c => live.first(c).optional()),
+        RowScope::Own(u) => {
+            concrete!(conn, c => live.filter(leads::owner_id.eq(u)).first(c).optional())
+        }
+        _ => scoped(
+            leads::table
+                .filter(leads::id.eq(id.to_string()))
+                .into_boxed(),
+            scope,
+        )
+        .first(conn)
+        .optional(),
+    }
 }
 
 #[derive(Debug, Default, Clone)]

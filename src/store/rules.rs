@@ -57,10 +57,10 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RuleRow>> {
 
 /// Live rules in evaluation order (lower priority first, then oldest).
 pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<RuleRow>> {
-    assignment_rules::table
+    concrete!(conn, c => assignment_rules::table
         .filter(assignment_rules::deleted_at.is_null())
         .order((assignment_rules::priority.asc(), assignment_rules::id.asc()))
-        .load(conn)
+        .load(c))
 }
 
 /// Remembers who round robin served last (only the rule's own cursor column changes).

@@ -33,7 +33,7 @@ pub fn insert(conn: &mut DbConnection, row: &UserRow) -> QueryResult<()> {
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
-    users::table.find(id).first(conn).optional()
+    concrete!(conn, c => users::table.find(id).first(c).optional())
 }
 
 pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<UserRow>> {
