@@ -44,6 +44,17 @@ pub fn for_entities(
     entity: &str,
     ids: &[String],
 ) -> QueryResult<Vec<ExternalRefRow>> {
+    if let [id] = ids {
+        // One record's (every read of one record): a static statement, prepared once.
+        return concrete!(conn, c => external_refs::table
+            .filter(external_refs::entity.eq(entity))
+            .filter(external_refs::entity_id.eq(id))
+            .order((
+                external_refs::system.asc(),
+                external_refs::external_id.asc(),
+            ))
+            .load(c));
+    }
     if ids.is_empty() {
         return Ok(Vec::new());
     }
