@@ -5,8 +5,8 @@
 /// Runs a diesel query on the backend connection behind a [`DbConnection`]:
 /// `concrete!(conn, c => query.execute(c))`. Diesel's multi-backend connection renders a
 /// query's SQL again on every execution, cached statement or not (twice for a write: once
-/// for the cache, once to bind); the statements every lead create or import row runs go
-/// straight to their backend instead.
+/// for the cache, once to bind); the statements on the hot paths (a lead create or import
+/// row, a lead read, the token check) go straight to their backend instead.
 macro_rules! concrete {
     ($conn:expr, $c:ident => $body:expr) => {
         match $conn {
