@@ -134,7 +134,8 @@ pub async fn get_user(
 }
 
 /// Edits a user (admin): role, team, skills, capacity, password, or `active: false` to
-/// deactivate (their tokens stop working at once).
+/// deactivate (their tokens stop working at once). The last active admin keeps the admin
+/// role and stays active (409 `conflict`).
 #[utoipa::path(tag = "org", request_body = UserPatch,
     params(("id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 200, description = "Updated", body = UserView)))]

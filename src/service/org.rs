@@ -502,6 +502,17 @@ pub async fn update_user(
             updated_at: uow.now_ms,
             ..old.clone()
         };
+        let admin = |u: &UserRow| u.active && u.role == Role::Admin.as_str();
+        if admin(&old) && !admin(&new) {
+            // Queued behind other writers, so two admins cannot demote each other at once.
+            uow.serialize()?;
+            if users::active_admins(uow.conn)? <= 1 {
+                return Err(AppError::conflict(
+                    "the last active admin cannot lose the admin role or be deactivated: \
+                     make another user an admin first",
+                ));
+            }
+        }
         if !users::update(uow.conn, &new, old.version)? {
             return Err(AppError::version_mismatch(old.version + 1));
         }

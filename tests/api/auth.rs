@@ -242,6 +242,40 @@ async fn a_deactivated_user_loses_access_at_once() {
 }
 
 #[actix_web::test]
+async fn the_last_active_admin_can_be_neither_demoted_nor_deactivated() {
+    let app = spawn_app().await;
+    let me = app.get("/me", &app.admin).await.id();
+    for change in [json!({"role": "manager"}), json!({"active": false})] {
+        app.patch(&format!("/users/{me}"), &app.admin, change, None)
+            .await
+            .assert_problem(409, "conflict");
+    }
+    let me_now = app.get(&format!("/users/{me}"), &app.admin).await;
+    assert_eq!(me_now.body["role"], "admin");
+    assert_eq!(me_now.body["active"], true);
+    assert_eq!(me_now.body["version"], 1, "nothing was written");
+    // With a second admin, either may step down.
+    let (other, other_token) = app.user("second-admin", "admin", None).await;
+    let r = app
+        .patch(
+            &format!("/users/{me}"),
+            &app.admin,
+            json!({"role": "director"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    app.patch(
+        &format!("/users/{other}"),
+        &other_token,
+        json!({"active": false}),
+        None,
+    )
+    .await
+    .assert_problem(409, "conflict");
+}
+
+#[actix_web::test]
 async fn a_role_change_applies_to_existing_tokens() {
     let app = spawn_app().await;
     let (id, token) = app.user("rita", "sales", None).await;
