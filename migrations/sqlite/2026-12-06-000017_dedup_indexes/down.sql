@@ -1,0 +1,1 @@
+CREATE INDEX leads_company_key_idx ON leads (company_key);
