@@ -86,7 +86,8 @@ pub fn lock_head(conn: &mut DbConnection) -> QueryResult<()> {
 
 /// Appends audit entries (hash-chained) and events. Updating the head row first takes its
 /// row lock on PostgreSQL, so concurrent appenders queue here: the chain stays linear and
-/// event ids commit in order.
+/// event ids commit in order. The update returns the chain's last hash (one round trip
+/// fewer under that lock than reading it after).
 pub fn append(
     conn: &mut DbConnection,
     audits: &[AuditDraft],
@@ -96,13 +97,10 @@ pub fn append(
         return Ok(());
     }
     let n = (audits.len() + new_events.len()) as i64;
-    concrete!(conn, c => diesel::update(journal_head::table.find(1))
+    let mut prev: String = concrete!(conn, c => diesel::update(journal_head::table.find(1))
         .set(journal_head::appends.eq(journal_head::appends + n))
-        .execute(c))?;
-    let mut prev: String = concrete!(conn, c => journal_head::table
-        .find(1)
-        .select(journal_head::last_hash)
-        .first(c))?;
+        .returning(journal_head::last_hash)
+        .get_result(c))?;
     for a in audits {
         let link = Link {
             id: &a.id,

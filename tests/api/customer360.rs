@@ -476,6 +476,9 @@ async fn the_timeline_mixes_every_kind_newest_first_pages_and_hides_what_the_cal
     }
     assert_eq!(types[0], "work_order.created");
     assert_eq!(items[0]["kind"], "work_order");
+    // The conversion wrote several audit entries in one transaction: the chain holds.
+    let chain = app.get("/audit/verify", &app.admin).await;
+    assert_eq!(chain.body["ok"], true, "{}", chain.text);
     assert_eq!(all.body["next_cursor"], Value::Null);
 
     // Paging by two walks the same items without gaps or repeats.
