@@ -34,31 +34,7 @@ for SIZE in $SIZES; do
     stop_server
 done
 # The plans on the largest table, for the statements the server runs (as diesel writes them).
-python3 - "$OUT/bench.db" "$OWNER_ID" > bench/explain/sqlite.txt <<'PY'
-import sqlite3, sys
-db, owner = sys.argv[1:3]
-c = sqlite3.connect(db)
-n = c.execute("SELECT COUNT(*) FROM leads").fetchone()[0]
-cols = "id, name, company, company_key, phone, email, email_domain, title, province, city, industry"
-probe = c.execute("SELECT phone, email, email_domain, company_block FROM leads WHERE company_block IS NOT NULL "
-                  "ORDER BY id LIMIT 1").fetchone()
-queries = [(f"duplicate candidates by {col} (limit {lim})",
-            f"SELECT {cols} FROM leads WHERE deleted_at IS NULL AND merged_into IS NULL AND {col} = ? "
-            f"ORDER BY id DESC LIMIT ?", (value, lim))
-           for col, value, lim in zip(["phone", "email", "email_domain", "company_block"], probe, [50, 50, 100, 200])]
-queries.append(("GET /leads?owner_id&status&limit=50",
-                "SELECT * FROM leads WHERE deleted_at IS NULL AND status = ? AND owner_id = ? ORDER BY id DESC LIMIT ?",
-                ("assigned", owner, 50)))
-queries.append(("a pool's conversions in 90 days (top-performers strategy)",
-                "SELECT owner_id, COUNT(*) FROM leads WHERE owner_id IN (?) AND status = ? AND updated_at >= ? "
-                "AND deleted_at IS NULL GROUP BY owner_id", (owner, "converted", 0)))
-queries.append(("GET /leads/{id}", "SELECT * FROM leads WHERE id = ? AND deleted_at IS NULL LIMIT ?", ("lead-0000001", 1)))
-print(f"-- SQLite {sqlite3.sqlite_version}, {n} leads (bench/growth.sh); EXPLAIN QUERY PLAN")
-for name, sql, args in queries:
-    print(f"\n-- {name}\n{sql}\n-- args {args!r}")
-    for row in c.execute("EXPLAIN QUERY PLAN " + sql, args):
-        print("  " + row[3])
-PY
+python3 bench/explain.py "$OUT/bench.db" "$OWNER_ID" > bench/explain/sqlite.txt
 echo
 echo "crmflow growth benchmark, $(date -u +%F), wrk -t2 -c16 -d${SECS}s, $(nproc) cores"
 print_table
