@@ -395,14 +395,17 @@ pub fn probe_row(input: LeadInput) -> AppResult<LeadRow> {
 }
 
 fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow> {
-    // Queue behind concurrent creates so that each sees the others for duplicate checks.
-    uow.serialize()?;
     let blank = blank_row(new_id(), &p.id, uow.now_ms);
     let mut row = f.apply(blank);
+    // What depends on this lead alone comes before the queue: its custom fields, its score.
+    super::custom_fields::check_write(uow, ENTITY, &row.id, None, &row.custom)?;
+    let score = super::routing::apply_score(uow.conn, &mut row)?;
+    // Queue behind concurrent creates so that each sees the others for duplicate checks
+    // and assignment; on PostgreSQL the queue holds until commit, so it comes late.
+    uow.serialize()?;
     let mark = uow.events_mark();
     if p.kind == PrincipalKind::User && p.role == Role::Sales {
         // A sales rep who enters a lead owns it: scored, no claim timer.
-        super::routing::apply_score(uow.conn, &mut row)?;
         row.owner_id = Some(p.id.clone());
         row.team_id = p.team_id.clone();
         row.status = LeadStatus::Assigned.as_str().into();
@@ -411,7 +414,7 @@ fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow
                             "chosen": p.id, "reason": "entered by its owner", "at": rfc3339(uow.now_ms)});
         row.assignment = Some(record.to_string());
     } else {
-        super::routing::route(uow, &mut row)?;
+        super::routing::route_scored(uow, &mut row, score)?;
     }
     let duplicates = super::dedup::find(uow.conn, &row)?;
     if !duplicates.is_empty() {
@@ -428,7 +431,6 @@ fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow
             json!({"lead_id": row.id, "candidates": brief}),
         );
     }
-    super::custom_fields::check_write(uow, ENTITY, &row.id, None, &row.custom)?;
     leads::insert(uow.conn, &row)?;
     let snap = snapshot(&row);
     uow.audit(
@@ -482,8 +484,9 @@ pub async fn create(svc: &Services, ctx: &Ctx, input: LeadInput) -> AppResult<Le
     let f = Fields::parse(input)?;
     let p = ctx.principal.clone();
     svc.write(ctx, move |uow| {
-        let row = insert_lead(uow, &p, f)?;
-        view(uow.conn, row)
+        // A lead gets external ids through their own endpoint or an import's upsert, so a
+        // new one has none to read.
+        Ok(LeadView::new(insert_lead(uow, &p, f)?, Vec::new()))
     })
     .await
 }

@@ -168,6 +168,8 @@ pub struct Uow<'c> {
     pub client: String,
     audits: Vec<AuditDraft>,
     events: Vec<NewEvent>,
+    /// Whether this transaction already holds the journal head (see [`Uow::serialize`]).
+    serialized: bool,
 }
 
 impl<'c> Uow<'c> {
@@ -189,6 +191,7 @@ impl<'c> Uow<'c> {
             request_id,
             audits: Vec::new(),
             events: Vec::new(),
+            serialized: false,
         }
     }
 
@@ -212,9 +215,14 @@ impl<'c> Uow<'c> {
     }
 
     /// Queues this transaction behind every other writer from here on (see
-    /// `store::journal::lock_head`).
+    /// `store::journal::lock_head`); a statement the first time only (a lead create that
+    /// assigns round-robin asks twice).
     pub fn serialize(&mut self) -> AppResult<()> {
-        Ok(crate::store::journal::lock_head(self.conn)?)
+        if !self.serialized {
+            crate::store::journal::lock_head(self.conn)?;
+            self.serialized = true;
+        }
+        Ok(())
     }
 
     /// Runs `f` in a savepoint: when it fails, its database writes, audit entries and
@@ -222,7 +230,7 @@ impl<'c> Uow<'c> {
     pub fn savepoint<T>(&mut self, f: impl FnOnce(&mut Uow<'_>) -> AppResult<T>) -> AppResult<T> {
         use diesel::connection::{Connection, TransactionManager};
         type Tm = <DbConnection as Connection>::TransactionManager;
-        let (audits, events) = (self.audits.len(), self.events.len());
+        let (audits, events, serialized) = (self.audits.len(), self.events.len(), self.serialized);
         Tm::begin_transaction(self.conn)?;
         match f(self) {
             Ok(v) => {
@@ -233,6 +241,8 @@ impl<'c> Uow<'c> {
                 Tm::rollback_transaction(self.conn)?;
                 self.audits.truncate(audits);
                 self.events.truncate(events);
+                // PostgreSQL drops a row lock taken inside a savepoint rolled back.
+                self.serialized = serialized;
                 Err(e)
             }
         }

@@ -245,6 +245,15 @@ pub fn rule_due(uow: &mut Uow<'_>, rule: &RuleRow, secs: i64) -> AppResult<i64> 
 /// owner yet. Emits `lead.needs_info` (when the lead enters the gate) or `lead.assigned`.
 pub fn route(uow: &mut Uow<'_>, row: &mut LeadRow) -> AppResult<()> {
     let score = apply_score(uow.conn, row)?;
+    route_scored(uow, row, score)
+}
+
+/// [`route`] for a lead `apply_score` has just scored.
+pub fn route_scored(
+    uow: &mut Uow<'_>,
+    row: &mut LeadRow,
+    score: crate::domain::scoring::Score,
+) -> AppResult<()> {
     if !score.admitted {
         let entering = row.status != LeadStatus::NeedsInfo.as_str();
         row.status = LeadStatus::NeedsInfo.as_str().into();
