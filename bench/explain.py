@@ -7,13 +7,12 @@ import sys
 db, owner = sys.argv[1:3]
 c = sqlite3.connect(db)
 n = c.execute("SELECT COUNT(*) FROM leads").fetchone()[0]
-keys = "id, company_key, phone, email, email_domain"
+keys = "id, company_key, phone, email, email_domain, deleted_at, merged_into"
 compared = "id, name, company, company_key, phone, email, email_domain, title, province, city, industry"
 probe = c.execute("SELECT phone, email, email_domain, company_block, id FROM leads "
                   "WHERE company_block IS NOT NULL ORDER BY id LIMIT 1").fetchone()
 queries = [(f"duplicate candidates by {col} (limit {lim}): the matching keys only",
-            f"SELECT {keys} FROM leads WHERE deleted_at IS NULL AND merged_into IS NULL AND {col} = ? "
-            f"ORDER BY id DESC LIMIT ?", (value, lim))
+            f"SELECT {keys} FROM leads WHERE {col} = ? ORDER BY id DESC LIMIT ?", (value, lim))
            for col, value, lim in zip(["phone", "email", "email_domain", "company_block"], probe, [50, 50, 100, 200])]
 queries.append(("a matching candidate's compared columns",
                 f"SELECT {compared} FROM leads WHERE id = ? LIMIT ?", (probe[4], 1)))

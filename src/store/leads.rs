@@ -300,7 +300,7 @@ pub struct DedupRow {
 }
 
 /// The columns that decide whether a candidate matches at all.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone)]
 pub struct MatchRow {
     pub id: String,
     pub company_key: Option<String>,
@@ -311,7 +311,10 @@ pub struct MatchRow {
 
 /// Live, unmerged leads sharing a duplicate-matching key with the probe, found through the
 /// indexes on phone, e-mail, e-mail domain and company block (never a scan): only their
-/// matching keys, as most candidates of a company block do not match.
+/// matching keys, as most candidates of a company block do not match. Deleted and merged
+/// leads are dropped here rather than in the statement: with `deleted_at IS NULL` in it,
+/// PostgreSQL without statistics yet (a fresh database's first import) planned a bitmap
+/// over every live lead through the partial indexes on that condition, and kept that plan.
 pub fn dedup_candidates(
     conn: &mut DbConnection,
     phone: Option<&str>,
@@ -319,12 +322,19 @@ pub fn dedup_candidates(
     email_domain: Option<&str>,
     company_block: Option<&str>,
 ) -> QueryResult<Vec<MatchRow>> {
+    type Candidate = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+    );
     // One static statement per key (not boxed), so each stays in the prepared-statement cache.
     macro_rules! by {
         ($column:expr, $value:expr, $limit:expr) => {
             concrete!(&mut *conn, c => leads::table
-                .filter(leads::deleted_at.is_null())
-                .filter(leads::merged_into.is_null())
                 .filter($column.eq($value))
                 .select((
                     leads::id,
@@ -332,18 +342,26 @@ pub fn dedup_candidates(
                     leads::phone,
                     leads::email,
                     leads::email_domain,
+                    leads::deleted_at,
+                    leads::merged_into,
                 ))
                 .order(leads::id.desc())
                 .limit($limit)
-                .load::<MatchRow>(c))?
+                .load::<Candidate>(c))?
         };
     }
     let mut found: Vec<MatchRow> = Vec::new();
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut add = |rows: Vec<MatchRow>| {
-        for r in rows {
-            if seen.insert(r.id.clone()) {
-                found.push(r);
+    let mut add = |rows: Vec<Candidate>| {
+        for (id, company_key, phone, email, email_domain, deleted_at, merged_into) in rows {
+            if deleted_at.is_none() && merged_into.is_none() && seen.insert(id.clone()) {
+                found.push(MatchRow {
+                    id,
+                    company_key,
+                    phone,
+                    email,
+                    email_domain,
+                });
             }
         }
     };

@@ -200,6 +200,22 @@ async fn merge_folds_the_duplicate_into_the_survivor_with_its_activities_and_his
         (Some("disqualified"), Some("duplicate"))
     );
     assert_eq!(gone["merged_into"], survivor.as_str());
+    // A merged lead is no longer a duplicate candidate; its survivor is.
+    let check = app
+        .post(
+            "/leads/dedup-check",
+            &rep,
+            json!({"name": "陈", "phone": "13800138000"}),
+        )
+        .await;
+    let hits: Vec<&str> = check
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["lead_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(hits, vec![survivor.as_str()], "{}", check.text);
     let history = app.get(&format!("/leads/{survivor}/history"), &rep).await;
     let ids: Vec<&str> = history.body["items"]
         .as_array()
