@@ -297,6 +297,10 @@ pub fn record(
     settings: &WebhookSettings,
     jitter: f64,
 ) -> AppResult<bool> {
+    // The subscription before its delivery, the order a delete takes them in (it fails the
+    // pending deliveries after marking the subscription deleted): the other way round, an
+    // outcome and a delete deadlocked on PostgreSQL.
+    store::lock(uow.conn, &out.webhook_id)?;
     let Some(d) = store::find_delivery(uow.conn, &out.delivery_id)? else {
         return Ok(false);
     };

@@ -419,11 +419,6 @@ pub async fn delete(svc: &Services, ctx: &Ctx, id: String, if_match: Option<i64>
     svc.write(ctx, move |uow| {
         let old = load(uow, &id)?;
         check_version(if_match, old.version)?;
-        // Deliveries before the subscription, the order in which an attempt's outcome
-        // locks them (`webhook_delivery::record`): the other way round, a delete and an
-        // attempt in flight deadlocked on PostgreSQL. A fan-out racing this delete still
-        // rolls back, as it moves the cursor of a live subscription only.
-        let dropped = store::fail_pending(uow.conn, &id, "the webhook was deleted", uow.now_ms)?;
         let new = WebhookRow {
             active: false,
             version: old.version + 1,
@@ -434,6 +429,7 @@ pub async fn delete(svc: &Services, ctx: &Ctx, id: String, if_match: Option<i64>
         if !store::update(uow.conn, &new, old.version)? {
             return Err(AppError::version_mismatch(old.version + 1));
         }
+        let dropped = store::fail_pending(uow.conn, &id, "the webhook was deleted", uow.now_ms)?;
         record_change(uow, &id, "delete", snapshot(&old), json!({}));
         if dropped > 0 {
             log::info!("webhook {id} deleted with {dropped} waiting deliveries");

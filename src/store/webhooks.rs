@@ -208,6 +208,15 @@ pub fn release(conn: &mut DbConnection, id: &str, owner: &str) -> QueryResult<()
     .map(|_| ())
 }
 
+/// Takes the subscription's row lock for the rest of the transaction (PostgreSQL): whoever
+/// changes a subscription and its deliveries locks the subscription first.
+pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::update(webhooks::table.find(id))
+        .set(webhooks::id.eq(webhooks::id))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// Records the outcome of an attempt on the subscription: a success clears the failure
 /// clock, a failure starts it (if not running).
 pub fn note_outcome(conn: &mut DbConnection, id: &str, ok: bool, now: i64) -> QueryResult<()> {
