@@ -70,15 +70,25 @@ pub struct Services {
 /// the same figures over and over (every manager's front end polls its team's report); a
 /// report scans a period's records, so within the time to live the figures are served as
 /// computed, and a request for figures being computed waits for them instead of computing
-/// them again. A report's `period.to` says when its figures were taken.
+/// them again. Figures past half their time to live are computed anew in the background
+/// while the request is answered with them, so a report asked for steadily never makes a
+/// request wait. A report's `period.to` says when its figures were taken.
 #[derive(Clone)]
 pub struct ReportCache {
     ttl: std::time::Duration,
     entries: Arc<std::sync::Mutex<HashMap<String, CacheEntry>>>,
 }
 
-/// One request's last figures; locked while they are computed.
-type CacheEntry = Arc<tokio::sync::Mutex<Option<CachedReport>>>;
+type CacheEntry = Arc<CacheSlot>;
+
+/// One request's last figures.
+#[derive(Default)]
+struct CacheSlot {
+    /// Locked while the figures are computed for a request that waits for them.
+    figures: tokio::sync::Mutex<Option<CachedReport>>,
+    /// Whether newer figures are being computed in the background.
+    refreshing: std::sync::atomic::AtomicBool,
+}
 
 struct CachedReport {
     at: std::time::Instant,
@@ -101,12 +111,18 @@ impl ReportCache {
         c.at.elapsed() < self.ttl
     }
 
+    /// Past half the time to live: time to compute newer figures while these still serve.
+    fn due(&self, c: &CachedReport) -> bool {
+        c.at.elapsed() >= self.ttl / 2
+    }
+
     fn entry(&self, key: String) -> CacheEntry {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= REPORT_CACHE_KEYS && !entries.contains_key(&key) {
             entries.retain(|_, e| {
                 Arc::strong_count(e) > 1
-                    || e.try_lock()
+                    || e.figures
+                        .try_lock()
                         .map(|c| c.as_ref().is_some_and(|c| self.fresh(c)))
                         .unwrap_or(true)
             });
@@ -320,7 +336,8 @@ impl Services {
 
     /// The report `key` names (report, row scope, filters, requested period): as computed
     /// within the cache's time to live, else computed by `f` with a read connection once
-    /// a report slot is free. One computation per key at a time.
+    /// a report slot is free. One computation per key at a time; figures past half their
+    /// time to live are answered and computed anew by `f` in the background.
     pub async fn report<T, F>(&self, key: String, f: F) -> AppResult<T>
     where
         F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
@@ -331,17 +348,25 @@ impl Services {
             return self.compute_report(f).await;
         }
         let entry = cache.entry(key);
-        let mut cached = tokio::time::timeout(self.report_slots.wait, entry.lock())
+        let mut cached = tokio::time::timeout(self.report_slots.wait, entry.figures.lock())
             .await
             .map_err(|_| {
                 AppError::unavailable("this report is still being computed; retry shortly")
             })?;
-        if let Some(hit) = cached
+        if let Some((hit, due)) = cached
             .as_ref()
             .filter(|c| cache.fresh(c))
-            .and_then(|c| c.value.downcast_ref::<T>())
+            .and_then(|c| Some((c.value.downcast_ref::<T>()?.clone(), cache.due(c))))
         {
-            return Ok(hit.clone());
+            drop(cached);
+            if due
+                && !entry
+                    .refreshing
+                    .swap(true, std::sync::atomic::Ordering::AcqRel)
+            {
+                self.refresh_report(entry, f);
+            }
+            return Ok(hit);
         }
         let value = self.compute_report(f).await?;
         *cached = Some(CachedReport {
@@ -349,6 +374,30 @@ impl Services {
             value: Arc::new(value.clone()),
         });
         Ok(value)
+    }
+
+    /// Computes `entry`'s figures anew on a spawned task; the figures in place keep
+    /// serving until the new ones are in (and still do if computing them fails).
+    fn refresh_report<T, F>(&self, entry: CacheEntry, f: F)
+    where
+        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+        T: Clone + Send + Sync + 'static,
+    {
+        let svc = self.clone();
+        tokio::spawn(async move {
+            match svc.compute_report(f).await {
+                Ok(value) => {
+                    *entry.figures.lock().await = Some(CachedReport {
+                        at: std::time::Instant::now(),
+                        value: Arc::new(value),
+                    });
+                }
+                Err(e) => log::warn!("a report's figures were not refreshed: {e}"),
+            }
+            entry
+                .refreshing
+                .store(false, std::sync::atomic::Ordering::Release);
+        });
     }
 
     /// Runs the report query `f` in a report slot. The slot goes with the query onto the
@@ -535,7 +584,7 @@ mod tests {
     async fn a_full_report_cache_drops_stale_requests_but_not_one_in_use() {
         let cache = ReportCache::new(Duration::from_millis(1));
         for i in 0..REPORT_CACHE_KEYS {
-            *cache.entry(format!("k{i}")).lock().await = Some(CachedReport {
+            *cache.entry(format!("k{i}")).figures.lock().await = Some(CachedReport {
                 at: Instant::now(),
                 value: Arc::new(i),
             });

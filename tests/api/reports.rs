@@ -1436,3 +1436,50 @@ async fn a_report_its_caller_gave_up_on_keeps_its_slot_until_the_query_ends() {
         );
     }
 }
+
+#[actix_web::test]
+async fn a_report_asked_for_steadily_is_computed_anew_while_its_figures_still_serve() {
+    let (url, _dir) = fresh_database();
+    let mut settings = test_settings(&url);
+    settings.report_cache_ttl = Duration::from_secs(2);
+    let opened = settings.clone();
+    let db = actix_web::rt::task::spawn_blocking(move || crmflow::startup::open_database(&opened))
+        .await
+        .unwrap()
+        .unwrap();
+    let svc = crmflow::startup::services(
+        &settings,
+        db,
+        Arc::new(crmflow::clock::SystemClock::default()),
+    )
+    .unwrap();
+    assert_eq!(svc.report("k".into(), |_| Ok(1)).await.unwrap(), 1);
+
+    // Past half the time to live: answered at once with the figures in place while newer
+    // ones are computed (this computation waits until the test lets it finish).
+    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    let (finish, finished) = std::sync::mpsc::channel::<()>();
+    let answered = tokio::time::timeout(
+        Duration::from_millis(500),
+        svc.report("k".into(), move |_| {
+            finished.recv().ok();
+            Ok(2)
+        }),
+    )
+    .await
+    .expect("the request does not wait for the new figures");
+    assert_eq!(answered.unwrap(), 1);
+    // One computation in the background: meanwhile the figures in place serve.
+    assert_eq!(svc.report("k".into(), |_| Ok(99)).await.unwrap(), 1);
+    finish.send(()).unwrap();
+    let mut newer = None;
+    for _ in 0..100 {
+        let v = svc.report("k".into(), |_| Ok(99)).await.unwrap();
+        if v != 1 {
+            newer = Some(v);
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(newer, Some(2), "the new figures replace the old ones");
+}
