@@ -51,9 +51,12 @@ pub struct Link<'a> {
     pub request_id: &'a str,
 }
 
-/// Hex SHA-256 over the previous hash and the entry's fields, in a fixed order.
+/// Hex SHA-256 over the previous hash and the entry's fields, in a fixed order: the
+/// compact JSON array `[prev_hash, id, entity, entity_id, action, actor_id, at, changes,
+/// request_id]`, written straight into the hash (it runs for every entry while the
+/// journal head is held).
 pub fn link_hash(prev_hash: &str, link: &Link<'_>) -> String {
-    let canonical = serde_json::json!([
+    let canonical = (
         prev_hash,
         link.id,
         link.entity,
@@ -62,9 +65,12 @@ pub fn link_hash(prev_hash: &str, link: &Link<'_>) -> String {
         link.actor_id,
         link.at,
         link.changes,
-        link.request_id
-    ]);
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+        link.request_id,
+    );
+    let mut hasher = Sha256::new();
+    serde_json::to_writer(&mut hasher, &canonical)
+        .expect("strings and integers serialise into a hash without error");
+    hex::encode(hasher.finalize())
 }
 
 /// Walks a chain in order: `Ok(count)` when every entry links to the one before and its
@@ -124,6 +130,32 @@ mod tests {
                     new: json!("x")
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn the_hash_covers_the_entry_as_a_compact_json_array() {
+        // The form every stored chain was hashed in; changing it breaks their verification.
+        let l = Link {
+            changes: r#"[{"field":"name","old":null,"new":"华东 \"精工\""}]"#,
+            at: 1_764_892_800_123,
+            ..link("a")
+        };
+        let canonical = json!([
+            "prev",
+            "a",
+            "lead",
+            "L1",
+            "update",
+            "u1",
+            1_764_892_800_123_i64,
+            l.changes,
+            "r1"
+        ])
+        .to_string();
+        assert_eq!(
+            link_hash("prev", &l),
+            hex::encode(Sha256::digest(canonical.as_bytes()))
         );
     }
 
