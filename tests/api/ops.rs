@@ -29,7 +29,7 @@ async fn health_readiness_and_metrics_answer() {
 }
 
 /// SQLite: committed pages reach the database file through the checkpointer while the
-/// writer never stops to copy them (its own checkpoint waits for ~20,000 log pages).
+/// writer never stops to copy them (its own checkpoint waits for ~4,000 log pages).
 #[actix_web::test]
 async fn sqlite_writes_are_checkpointed_off_the_write_path() {
     let app = spawn_app().await;
