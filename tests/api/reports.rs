@@ -1384,6 +1384,22 @@ async fn a_report_is_served_as_computed_for_its_time_to_live_per_scope_and_filte
     assert_ne!(later["period"]["to"], first["period"]["to"]);
 }
 
+/// The use-case layer on a migrated database, without the HTTP app (to drive
+/// `Services::report` directly).
+async fn services_on(settings: &crmflow::config::Settings) -> crmflow::service::Services {
+    let opened = settings.clone();
+    let db = actix_web::rt::task::spawn_blocking(move || crmflow::startup::open_database(&opened))
+        .await
+        .unwrap()
+        .unwrap();
+    crmflow::startup::services(
+        settings,
+        db,
+        Arc::new(crmflow::clock::SystemClock::default()),
+    )
+    .unwrap()
+}
+
 #[actix_web::test]
 async fn a_report_its_caller_gave_up_on_keeps_its_slot_until_the_query_ends() {
     for cache_secs in [0, 30] {
@@ -1392,18 +1408,7 @@ async fn a_report_its_caller_gave_up_on_keeps_its_slot_until_the_query_ends() {
         settings.report_concurrency = 1;
         settings.report_wait = Duration::ZERO;
         settings.report_cache_ttl = Duration::from_secs(cache_secs);
-        let opened = settings.clone();
-        let db = actix_web::rt::task::spawn_blocking(move || {
-            crmflow::startup::open_database(&opened).unwrap()
-        })
-        .await
-        .unwrap();
-        let svc = crmflow::startup::services(
-            &settings,
-            db,
-            Arc::new(crmflow::clock::SystemClock::default()),
-        )
-        .unwrap();
+        let svc = services_on(&settings).await;
         let (finish, finished) = std::sync::mpsc::channel::<()>();
         let slow = svc.report("slow".into(), move |_| {
             finished.recv().ok();
@@ -1442,17 +1447,7 @@ async fn a_report_asked_for_steadily_is_computed_anew_while_its_figures_still_se
     let (url, _dir) = fresh_database();
     let mut settings = test_settings(&url);
     settings.report_cache_ttl = Duration::from_secs(2);
-    let opened = settings.clone();
-    let db = actix_web::rt::task::spawn_blocking(move || crmflow::startup::open_database(&opened))
-        .await
-        .unwrap()
-        .unwrap();
-    let svc = crmflow::startup::services(
-        &settings,
-        db,
-        Arc::new(crmflow::clock::SystemClock::default()),
-    )
-    .unwrap();
+    let svc = services_on(&settings).await;
     assert_eq!(svc.report("k".into(), |_| Ok(1)).await.unwrap(), 1);
 
     // Past half the time to live: answered at once with the figures in place while newer
