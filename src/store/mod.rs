@@ -180,7 +180,11 @@ impl Checkpointer {
     }
 }
 
-/// The write connection leaves checkpoints to the [`Checkpointer`].
+/// SQLite connection settings. The page cache stays at SQLite's default 2 MiB per
+/// connection: in WAL mode a connection drops its cache whenever another one has committed,
+/// so under writes a larger cache is rarely warm, while its size also bounds how much each
+/// report sort keeps in memory (8 MiB × 9 connections showed up in the peak RSS). The write
+/// connection leaves checkpoints to the [`Checkpointer`].
 #[derive(Debug)]
 struct SqlitePragmas {
     busy_timeout_ms: u32,
