@@ -84,6 +84,7 @@ pub fn services(settings: &Settings, db: Db, clock: Arc<dyn Clock>) -> AppResult
         settings.jwt_audience.clone(),
         settings.jwt_ttl_secs,
     );
+    let sole_writer = db.backend() == crate::store::Backend::Sqlite;
     Ok(Services {
         db,
         clock,
@@ -97,6 +98,7 @@ pub fn services(settings: &Settings, db: Db, clock: Arc<dyn Clock>) -> AppResult
             settings.report_wait,
         ),
         report_cache: crate::service::ReportCache::new(settings.report_cache_ttl),
+        callers: Arc::new(crate::auth::callers::CallerCache::new(sole_writer)),
     })
 }
 

@@ -1,6 +1,7 @@
 //! Who is calling: passwords (argon2), JWTs (HS256), API keys (stored as SHA-256), the
 //! resolved [`Principal`] and the role / row-scope policy every handler uses.
 
+pub mod callers;
 pub mod jwt;
 pub mod password;
 pub mod policy;

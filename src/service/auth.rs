@@ -77,29 +77,62 @@ pub async fn login(
 }
 
 /// Resolves a bearer token (JWT or API key) to the caller, reading the user's current role,
-/// team and active flag so that changes apply at once.
+/// team and active flag so that changes apply at once (kept in [`Services::callers`] until
+/// a user or key changes, where this process is the database's one writer).
 pub async fn authenticate(svc: &Services, token: String) -> AppResult<Principal> {
-    if tokens::is_api_key(&token) {
-        let hash = tokens::hash_token(&token);
-        let key = svc
-            .read(move |conn| Ok(api_keys::find_active_by_hash(conn, &hash)?))
-            .await?;
-        let key = key.ok_or_else(|| AppError::unauthorized("unknown or revoked API key"))?;
-        let role = Role::parse(&key.role)
-            .ok_or_else(|| AppError::unauthorized("API key has an unknown role"))?;
-        return Ok(Principal {
-            kind: PrincipalKind::ApiKey,
-            id: key.id,
-            role,
-            team_id: None,
-            name: key.name,
-        });
+    let credential = if tokens::is_api_key(&token) {
+        Credential::ApiKey(tokens::hash_token(&token))
+    } else {
+        Credential::User(svc.jwt.verify(&token)?.sub)
+    };
+    let key = credential.cache_key();
+    if let Some(principal) = svc.callers.get(&key) {
+        return Ok(principal);
     }
-    let claims = svc.jwt.verify(&token)?;
-    let sub = claims.sub.clone();
-    let user = svc.read(move |conn| Ok(users::find(conn, &sub)?)).await?;
-    match user {
-        Some(u) if u.active => {
+    let read_in = svc.callers.generation();
+    let principal = resolve(svc, credential).await?;
+    svc.callers.keep(key, read_in, principal.clone());
+    Ok(principal)
+}
+
+/// What a checked token names: an API key (by its hash) or a user (by id).
+enum Credential {
+    ApiKey(String),
+    User(String),
+}
+
+impl Credential {
+    fn cache_key(&self) -> String {
+        match self {
+            Credential::ApiKey(hash) => format!("api_key:{hash}"),
+            Credential::User(id) => format!("user:{id}"),
+        }
+    }
+}
+
+/// The caller `credential` names, as the database has it now.
+async fn resolve(svc: &Services, credential: Credential) -> AppResult<Principal> {
+    match credential {
+        Credential::ApiKey(hash) => {
+            let key = svc
+                .read(move |conn| Ok(api_keys::find_active_by_hash(conn, &hash)?))
+                .await?
+                .ok_or_else(|| AppError::unauthorized("unknown or revoked API key"))?;
+            let role = Role::parse(&key.role)
+                .ok_or_else(|| AppError::unauthorized("API key has an unknown role"))?;
+            Ok(Principal {
+                kind: PrincipalKind::ApiKey,
+                id: key.id,
+                role,
+                team_id: None,
+                name: key.name,
+            })
+        }
+        Credential::User(id) => {
+            let user = svc.read(move |conn| Ok(users::find(conn, &id)?)).await?;
+            let u = user.filter(|u| u.active).ok_or_else(|| {
+                AppError::unauthorized("the user of this token no longer exists or is deactivated")
+            })?;
             let role = Role::parse(&u.role)
                 .ok_or_else(|| AppError::unauthorized("user has an unknown role"))?;
             Ok(Principal {
@@ -110,9 +143,6 @@ pub async fn authenticate(svc: &Services, token: String) -> AppResult<Principal>
                 name: u.display_name,
             })
         }
-        _ => Err(AppError::unauthorized(
-            "the user of this token no longer exists or is deactivated",
-        )),
     }
 }
 

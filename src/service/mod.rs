@@ -64,6 +64,8 @@ pub struct Services {
     pub report_slots: ReportSlots,
     /// Reports computed in the last `CRMFLOW_REPORT_CACHE_SECS` on this instance.
     pub report_cache: ReportCache,
+    /// Callers resolved recently (kept only where this process is the database's one writer).
+    pub callers: Arc<crate::auth::callers::CallerCache>,
 }
 
 /// Recently computed reports, by request (see [`Services::report`]). Dashboards ask for
@@ -228,6 +230,14 @@ impl<'c> Uow<'c> {
             changes: serde_json::to_string(changes).unwrap_or_else(|_| "[]".into()),
             request_id: self.request_id.clone(),
         });
+    }
+
+    /// Whether this unit of work writes a user or an API key (what a caller is resolved
+    /// from; see [`crate::auth::callers`]). Every such change is audited.
+    fn changes_callers(&self) -> bool {
+        self.audits
+            .iter()
+            .any(|a| matches!(a.entity.as_str(), "user" | "api_key"))
     }
 
     /// Queues this transaction behind every other writer from here on (see
@@ -490,10 +500,22 @@ impl Services {
         T: Send + 'static,
     {
         let db = self.db.clone();
+        let callers = self.callers.clone();
         let (now, tz) = (self.now(), self.settings.time_zone);
         actix_web::rt::task::spawn_blocking(move || {
             let mut conn = db.write_conn()?;
-            run_in_transaction(&mut conn, (now, tz), actor_id, request_id, f)
+            let mut changes_callers = false;
+            let out = run_in_transaction(&mut conn, (now, tz), actor_id, request_id, |uow| {
+                let out = f(uow);
+                changes_callers = uow.changes_callers();
+                out
+            });
+            // Here, on the blocking pool, so that the callers are forgotten even when the
+            // request that committed is dropped before its response.
+            if changes_callers {
+                callers.forget_all();
+            }
+            out
         })
         .await
         .map_err(join_error)?
