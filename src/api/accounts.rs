@@ -18,7 +18,7 @@ use crate::store::contacts::ContactFilter;
 /// Creates an account. `uscc` is normalised and its GB 32100 check character verified;
 /// a second account with the same code answers 409 `duplicate`.
 #[utoipa::path(tag = "accounts", request_body = AccountInput, responses((status = 201, description = "Created", body = AccountView)))]
-#[post("/accounts")]
+#[post("")]
 pub async fn create_account(
     state: web::Data<AppState>,
     auth: Auth,
@@ -46,7 +46,7 @@ pub struct AccountQuery {
 
 /// Lists the accounts in the caller's scope, newest first.
 #[utoipa::path(tag = "accounts", params(AccountQuery), responses((status = 200, description = "A page of accounts", body = PageOf<AccountView>)))]
-#[get("/accounts")]
+#[get("")]
 pub async fn list_accounts(
     state: web::Data<AppState>,
     auth: Auth,
@@ -74,7 +74,7 @@ pub async fn list_accounts(
 /// Reads an account (404 when outside the caller's scope).
 #[utoipa::path(tag = "accounts", params(("id" = String, Path, description = "Account id")),
     responses((status = 200, description = "The account", body = AccountView)))]
-#[get("/accounts/{id}")]
+#[get("/{id}")]
 pub async fn get_account(
     state: web::Data<AppState>,
     auth: Auth,
@@ -89,7 +89,7 @@ pub async fn get_account(
 #[utoipa::path(tag = "accounts", request_body = AccountPatch,
     params(("id" = String, Path, description = "Account id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 200, description = "Updated", body = AccountView)))]
-#[patch("/accounts/{id}")]
+#[patch("/{id}")]
 pub async fn update_account(
     state: web::Data<AppState>,
     auth: Auth,
@@ -112,7 +112,7 @@ pub async fn update_account(
 #[utoipa::path(tag = "accounts", request_body = AccountInput,
     params(("system" = String, Path, description = "e.g. `erp`"), ("external_id" = String, Path, description = "The id in that system")),
     responses((status = 201, description = "Created", body = AccountView), (status = 200, description = "Updated", body = AccountView)))]
-#[put("/accounts/by-external/{system}/{external_id}")]
+#[put("/by-external/{system}/{external_id}")]
 pub async fn upsert_account(
     state: web::Data<AppState>,
     auth: Auth,
@@ -138,7 +138,7 @@ pub async fn upsert_account(
 
 /// Creates a contact on an account in the caller's scope.
 #[utoipa::path(tag = "accounts", request_body = ContactCreate, responses((status = 201, description = "Created", body = ContactView)))]
-#[post("/contacts")]
+#[post("")]
 pub async fn create_contact(
     state: web::Data<AppState>,
     auth: Auth,
@@ -164,7 +164,7 @@ pub struct ContactQuery {
 
 /// Lists contacts of the accounts in the caller's scope.
 #[utoipa::path(tag = "accounts", params(ContactQuery), responses((status = 200, description = "A page of contacts", body = PageOf<ContactView>)))]
-#[get("/contacts")]
+#[get("")]
 pub async fn list_contacts(
     state: web::Data<AppState>,
     auth: Auth,
@@ -194,7 +194,7 @@ pub async fn list_contacts(
 /// Reads a contact.
 #[utoipa::path(tag = "accounts", params(("id" = String, Path, description = "Contact id")),
     responses((status = 200, description = "The contact", body = ContactView)))]
-#[get("/contacts/{id}")]
+#[get("/{id}")]
 pub async fn get_contact(
     state: web::Data<AppState>,
     auth: Auth,
@@ -208,7 +208,7 @@ pub async fn get_contact(
 #[utoipa::path(tag = "accounts", request_body = ContactPatch,
     params(("id" = String, Path, description = "Contact id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 200, description = "Updated", body = ContactView)))]
-#[patch("/contacts/{id}")]
+#[patch("/{id}")]
 pub async fn update_contact(
     state: web::Data<AppState>,
     auth: Auth,
@@ -231,7 +231,7 @@ pub async fn update_contact(
 #[utoipa::path(tag = "accounts",
     params(("id" = String, Path, description = "Contact id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 204, description = "Deleted")))]
-#[delete("/contacts/{id}")]
+#[delete("/{id}")]
 pub async fn delete_contact(
     state: web::Data<AppState>,
     auth: Auth,

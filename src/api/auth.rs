@@ -37,7 +37,7 @@ pub async fn me(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpRespons
 /// Creates an API key (admin). The token is in this response only; it is stored hashed.
 #[utoipa::path(tag = "auth", request_body = ApiKeyCreate,
     responses((status = 201, description = "Created; `token` is shown once", body = ApiKeyCreated)))]
-#[post("/api-keys")]
+#[post("")]
 pub async fn create_api_key(
     state: web::Data<AppState>,
     auth: Auth,
@@ -49,7 +49,7 @@ pub async fn create_api_key(
 
 /// Lists API keys (admin); tokens are never shown again.
 #[utoipa::path(tag = "auth", params(PageParams), responses((status = 200, description = "A page of keys", body = PageOf<ApiKeyView>)))]
-#[get("/api-keys")]
+#[get("")]
 pub async fn list_api_keys(
     state: web::Data<AppState>,
     auth: Auth,
@@ -64,7 +64,7 @@ pub async fn list_api_keys(
 /// Revokes an API key (admin); effective for the next request.
 #[utoipa::path(tag = "auth", params(("id" = String, Path, description = "API key id")),
     responses((status = 204, description = "Revoked")))]
-#[delete("/api-keys/{id}")]
+#[delete("/{id}")]
 pub async fn revoke_api_key(
     state: web::Data<AppState>,
     auth: Auth,

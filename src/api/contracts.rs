@@ -21,7 +21,7 @@ const IF_MATCH: &str = "Expected version, e.g. \"3\"";
 
 /// Contract settings: the finance approval threshold, the NPS delay and the delivery team.
 #[utoipa::path(tag = "contracts", responses((status = 200, description = "The settings", body = ContractSettingsView)))]
-#[get("/config/contracts")]
+#[get("/contracts")]
 pub async fn get_settings(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpResponse> {
     let v = svc::settings(&state.services, &auth.0).await?;
     Ok(ok_versioned(&v, v.version))
@@ -31,7 +31,7 @@ pub async fn get_settings(state: web::Data<AppState>, auth: Auth) -> AppResult<H
 #[utoipa::path(tag = "contracts", request_body = ContractSettings,
     params(("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Saved", body = ContractSettingsView)))]
-#[put("/config/contracts")]
+#[put("/contracts")]
 pub async fn put_settings(
     state: web::Data<AppState>,
     auth: Auth,
@@ -45,7 +45,7 @@ pub async fn put_settings(
 /// Drafts a contract for an opportunity (its owner, their manager, leadership, integrations).
 #[utoipa::path(tag = "contracts", request_body = ContractInput,
     responses((status = 201, description = "Created", body = ContractView)))]
-#[post("/contracts")]
+#[post("")]
 pub async fn create_contract(
     state: web::Data<AppState>,
     auth: Auth,
@@ -71,7 +71,7 @@ pub struct ContractQuery {
 /// are on the single read).
 #[utoipa::path(tag = "contracts", params(ContractQuery),
     responses((status = 200, description = "A page of contracts", body = PageOf<ContractView>)))]
-#[get("/contracts")]
+#[get("")]
 pub async fn list_contracts(
     state: web::Data<AppState>,
     auth: Auth,
@@ -99,7 +99,7 @@ pub async fn list_contracts(
 #[utoipa::path(tag = "contracts", request_body = ContractInput,
     params(("system" = String, Path, description = "e.g. `erp`"), ("external_id" = String, Path, description = "The id in that system")),
     responses((status = 201, description = "Created", body = ContractView), (status = 200, description = "Updated", body = ContractView)))]
-#[put("/contracts/by-external/{system}/{external_id}")]
+#[put("/by-external/{system}/{external_id}")]
 pub async fn upsert_contract(
     state: web::Data<AppState>,
     auth: Auth,
@@ -126,7 +126,7 @@ pub async fn upsert_contract(
 /// Reads a contract with its approval trail, installments and work orders.
 #[utoipa::path(tag = "contracts", params(("id" = String, Path, description = "Contract id")),
     responses((status = 200, description = "The contract", body = ContractView)))]
-#[get("/contracts/{id}")]
+#[get("/{id}")]
 pub async fn get_contract(
     state: web::Data<AppState>,
     auth: Auth,
@@ -141,7 +141,7 @@ pub async fn get_contract(
 #[utoipa::path(tag = "contracts", request_body = ContractPatch,
     params(("id" = String, Path, description = "Contract id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Updated", body = ContractView)))]
-#[patch("/contracts/{id}")]
+#[patch("/{id}")]
 pub async fn update_contract(
     state: web::Data<AppState>,
     auth: Auth,
@@ -164,7 +164,7 @@ pub async fn update_contract(
 #[utoipa::path(tag = "contracts",
     params(("id" = String, Path, description = "Contract id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "In review", body = ContractView)))]
-#[post("/contracts/{id}/submit")]
+#[post("/{id}/submit")]
 pub async fn submit_contract(
     state: web::Data<AppState>,
     auth: Auth,
@@ -180,7 +180,7 @@ pub async fn submit_contract(
 #[utoipa::path(tag = "contracts", request_body = ReviewRequest,
     params(("id" = String, Path, description = "Contract id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Recorded", body = ContractView)))]
-#[post("/contracts/{id}/approve")]
+#[post("/{id}/approve")]
 pub async fn approve_contract(
     state: web::Data<AppState>,
     auth: Auth,
@@ -204,7 +204,7 @@ pub async fn approve_contract(
 #[utoipa::path(tag = "contracts", request_body = ReviewRequest,
     params(("id" = String, Path, description = "Contract id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Rejected", body = ContractView)))]
-#[post("/contracts/{id}/reject")]
+#[post("/{id}/reject")]
 pub async fn reject_contract(
     state: web::Data<AppState>,
     auth: Auth,
@@ -230,7 +230,7 @@ pub async fn reject_contract(
 #[utoipa::path(tag = "contracts", request_body = SignRequest,
     params(("id" = String, Path, description = "Contract id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Signed", body = ContractView)))]
-#[post("/contracts/{id}/sign")]
+#[post("/{id}/sign")]
 pub async fn sign_contract(
     state: web::Data<AppState>,
     auth: Auth,
@@ -255,7 +255,7 @@ pub async fn sign_contract(
 #[utoipa::path(tag = "contracts", request_body = InstallmentsRequest,
     params(("id" = String, Path, description = "Contract id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Saved", body = ContractView)))]
-#[put("/contracts/{id}/installments")]
+#[put("/{id}/installments")]
 pub async fn set_installments(
     state: web::Data<AppState>,
     auth: Auth,
@@ -281,7 +281,7 @@ pub async fn set_installments(
 /// `overpaid` (cumulative above amount + 0.5%), `contract_not_signed`.
 #[utoipa::path(tag = "contracts", request_body = PaymentRequest, params(("id" = String, Path, description = "Contract id")),
     responses((status = 201, description = "Recorded", body = PaymentView)))]
-#[post("/contracts/{id}/payments")]
+#[post("/{id}/payments")]
 pub async fn record_payment(
     state: web::Data<AppState>,
     auth: Auth,
@@ -296,7 +296,7 @@ pub async fn record_payment(
 /// The contract's payments, oldest first.
 #[utoipa::path(tag = "contracts", params(("id" = String, Path, description = "Contract id")),
     responses((status = 200, description = "The payments", body = PageOf<PaymentView>)))]
-#[get("/contracts/{id}/payments")]
+#[get("/{id}/payments")]
 pub async fn list_payments(
     state: web::Data<AppState>,
     auth: Auth,
@@ -314,7 +314,7 @@ pub async fn list_payments(
 #[utoipa::path(tag = "contracts", request_body = SuccessPlanRequest,
     params(("id" = String, Path, description = "Contract id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Saved", body = ContractView)))]
-#[put("/contracts/{id}/success-plan")]
+#[put("/{id}/success-plan")]
 pub async fn set_success_plan(
     state: web::Data<AppState>,
     auth: Auth,
@@ -338,7 +338,7 @@ pub async fn set_success_plan(
 #[utoipa::path(tag = "contracts", request_body = GoLiveRequest,
     params(("id" = String, Path, description = "Contract id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Live", body = ContractView)))]
-#[post("/contracts/{id}/go-live")]
+#[post("/{id}/go-live")]
 pub async fn go_live(
     state: web::Data<AppState>,
     auth: Auth,
@@ -360,7 +360,7 @@ pub async fn go_live(
 /// Records the customer's NPS answer (0–10) once the contract is live.
 #[utoipa::path(tag = "contracts", request_body = NpsRequest, params(("id" = String, Path, description = "Contract id")),
     responses((status = 200, description = "Recorded", body = ContractView)))]
-#[post("/contracts/{id}/nps")]
+#[post("/{id}/nps")]
 pub async fn record_nps(
     state: web::Data<AppState>,
     auth: Auth,
@@ -375,7 +375,7 @@ pub async fn record_nps(
 #[utoipa::path(tag = "contracts",
     params(("id" = String, Path, description = "Contract id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Completed", body = ContractView)))]
-#[post("/contracts/{id}/complete")]
+#[post("/{id}/complete")]
 pub async fn complete_contract(
     state: web::Data<AppState>,
     auth: Auth,
@@ -390,7 +390,7 @@ pub async fn complete_contract(
 #[utoipa::path(tag = "contracts", request_body = TerminateRequest,
     params(("id" = String, Path, description = "Contract id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Terminated", body = ContractView)))]
-#[post("/contracts/{id}/terminate")]
+#[post("/{id}/terminate")]
 pub async fn terminate_contract(
     state: web::Data<AppState>,
     auth: Auth,

@@ -25,7 +25,7 @@ const IF_MATCH: &str = "Expected version, e.g. \"3\"";
 /// work orders that named it before are linked to the new asset.
 #[utoipa::path(tag = "customer-360", request_body = AssetInput,
     responses((status = 201, description = "Created", body = AssetView)))]
-#[post("/assets")]
+#[post("")]
 pub async fn create_asset(
     state: web::Data<AppState>,
     auth: Auth,
@@ -55,7 +55,7 @@ pub struct AssetQuery {
 /// first.
 #[utoipa::path(tag = "customer-360", params(AssetQuery),
     responses((status = 200, description = "A page of assets", body = PageOf<AssetView>)))]
-#[get("/assets")]
+#[get("")]
 pub async fn list_assets(
     state: web::Data<AppState>,
     auth: Auth,
@@ -86,7 +86,7 @@ pub async fn list_assets(
 #[utoipa::path(tag = "customer-360", request_body = AssetInput,
     params(("system" = String, Path, description = "e.g. `erp`"), ("external_id" = String, Path, description = "The id in that system")),
     responses((status = 201, description = "Created", body = AssetView), (status = 200, description = "Updated", body = AssetView)))]
-#[put("/assets/by-external/{system}/{external_id}")]
+#[put("/by-external/{system}/{external_id}")]
 pub async fn upsert_asset(
     state: web::Data<AppState>,
     auth: Auth,
@@ -113,7 +113,7 @@ pub async fn upsert_asset(
 /// Reads an asset with its warranty state today.
 #[utoipa::path(tag = "customer-360", params(("id" = String, Path, description = "Asset id")),
     responses((status = 200, description = "The asset", body = AssetView)))]
-#[get("/assets/{id}")]
+#[get("/{id}")]
 pub async fn get_asset(
     state: web::Data<AppState>,
     auth: Auth,
@@ -128,7 +128,7 @@ pub async fn get_asset(
 #[utoipa::path(tag = "customer-360", request_body = AssetPatch,
     params(("id" = String, Path, description = "Asset id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Updated", body = AssetView)))]
-#[patch("/assets/{id}")]
+#[patch("/{id}")]
 pub async fn update_asset(
     state: web::Data<AppState>,
     auth: Auth,
@@ -167,7 +167,7 @@ pub struct TimelineQuery {
 /// shorter than `limit` while `next_cursor` continues.
 #[utoipa::path(tag = "customer-360", params(("id" = String, Path, description = "Account id"), TimelineQuery),
     responses((status = 200, description = "A page of the timeline", body = TimelinePage)))]
-#[get("/accounts/{id}/timeline")]
+#[get("/{id}/timeline")]
 pub async fn account_timeline(
     state: web::Data<AppState>,
     auth: Auth,
@@ -236,7 +236,7 @@ pub async fn lookup_caller(
 
 /// The renewal-signal rules the sweeper evaluates.
 #[utoipa::path(tag = "customer-360", responses((status = 200, description = "The rules", body = RenewalRulesView)))]
-#[get("/config/renewal-signals")]
+#[get("/renewal-signals")]
 pub async fn get_renewal_rules(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpResponse> {
     let v = renewal::rules(&state.services, &auth.0).await?;
     Ok(ok_versioned(&v, v.version))
@@ -248,7 +248,7 @@ pub async fn get_renewal_rules(state: web::Data<AppState>, auth: Auth) -> AppRes
 #[utoipa::path(tag = "customer-360", request_body = RenewalRules,
     params(("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Saved", body = RenewalRulesView)))]
-#[put("/config/renewal-signals")]
+#[put("/renewal-signals")]
 pub async fn put_renewal_rules(
     state: web::Data<AppState>,
     auth: Auth,

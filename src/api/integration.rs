@@ -30,7 +30,7 @@ const IF_MATCH: &str = "Expected version, e.g. \"3\"";
 /// in this answer only. The subscription receives events recorded from now on.
 #[utoipa::path(tag = "integration", request_body = WebhookInput,
     responses((status = 201, description = "Created; `secret` shown this once", body = WebhookView)))]
-#[post("/webhooks")]
+#[post("")]
 pub async fn create_webhook(
     state: web::Data<AppState>,
     auth: Auth,
@@ -43,7 +43,7 @@ pub async fn create_webhook(
 /// Lists subscriptions, newest first.
 #[utoipa::path(tag = "integration", params(PageParams),
     responses((status = 200, description = "A page of subscriptions", body = PageOf<WebhookView>)))]
-#[get("/webhooks")]
+#[get("")]
 pub async fn list_webhooks(
     state: web::Data<AppState>,
     auth: Auth,
@@ -58,7 +58,7 @@ pub async fn list_webhooks(
 /// Reads a subscription (without its secret), including why it was disabled.
 #[utoipa::path(tag = "integration", params(("id" = String, Path, description = "Webhook id")),
     responses((status = 200, description = "The subscription", body = WebhookView)))]
-#[get("/webhooks/{id}")]
+#[get("/{id}")]
 pub async fn get_webhook(
     state: web::Data<AppState>,
     auth: Auth,
@@ -74,7 +74,7 @@ pub async fn get_webhook(
 #[utoipa::path(tag = "integration", request_body = WebhookPatch,
     params(("id" = String, Path, description = "Webhook id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Updated", body = WebhookView)))]
-#[patch("/webhooks/{id}")]
+#[patch("/{id}")]
 pub async fn update_webhook(
     state: web::Data<AppState>,
     auth: Auth,
@@ -97,7 +97,7 @@ pub async fn update_webhook(
 #[utoipa::path(tag = "integration",
     params(("id" = String, Path, description = "Webhook id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 204, description = "Deleted")))]
-#[delete("/webhooks/{id}")]
+#[delete("/{id}")]
 pub async fn delete_webhook(
     state: web::Data<AppState>,
     auth: Auth,
@@ -122,7 +122,7 @@ pub struct DeliveryQuery {
 /// 2 h, 5 h and 10 h (±20 %); after the seventh failed attempt a delivery is `failed`.
 #[utoipa::path(tag = "integration", params(("id" = String, Path, description = "Webhook id"), DeliveryQuery),
     responses((status = 200, description = "A page of deliveries", body = PageOf<DeliveryView>)))]
-#[get("/webhooks/{id}/deliveries")]
+#[get("/{id}/deliveries")]
 pub async fn list_deliveries(
     state: web::Data<AppState>,
     auth: Auth,
@@ -153,7 +153,7 @@ pub async fn list_deliveries(
 #[utoipa::path(tag = "integration", params(("id" = String, Path, description = "Webhook id")),
     responses((status = 202, description = "Queued", body = Object,
         example = json!({"webhook_id": "0193a1b2-0000-7000-8000-0000000000a1", "event_type": "webhook.test", "status": "queued"}))))]
-#[post("/webhooks/{id}/test")]
+#[post("/{id}/test")]
 pub async fn test_webhook(
     state: web::Data<AppState>,
     auth: Auth,
@@ -221,7 +221,7 @@ where
     )),
     responses((status = 202, description = "Queued", body = ImportView), (status = 413, description = "File too large", body = crate::error::Problem),
         (status = 415, description = "Neither JSON nor CSV", body = crate::error::Problem)))]
-#[post("/imports")]
+#[post("")]
 pub async fn create_import(
     state: web::Data<AppState>,
     auth: Auth,
@@ -266,7 +266,7 @@ fn file_kind(req: &HttpRequest) -> AppResult<FileKind> {
 /// it and by admins.
 #[utoipa::path(tag = "integration", params(("id" = String, Path, description = "Import id")),
     responses((status = 200, description = "The import", body = ImportView)))]
-#[get("/imports/{id}")]
+#[get("/{id}")]
 pub async fn get_import(
     state: web::Data<AppState>,
     auth: Auth,

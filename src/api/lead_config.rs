@@ -18,7 +18,7 @@ use actix_web::{delete, get, post, put, web, HttpResponse};
 
 /// The scoring model in force (the built-in default at version 0 until one is saved).
 #[utoipa::path(tag = "lead-config", responses((status = 200, description = "The model", body = ScoringConfigView)))]
-#[get("/config/scoring")]
+#[get("/scoring")]
 pub async fn get_scoring(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpResponse> {
     let v = scoring_svc::get(&state.services, &auth.0).await?;
     Ok(ok_versioned(&v, v.version))
@@ -29,7 +29,7 @@ pub async fn get_scoring(state: web::Data<AppState>, auth: Auth) -> AppResult<Ht
 #[utoipa::path(tag = "lead-config", request_body = ScoringModel, params(DryRun,
     ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 200, description = "Saved (or, with dry_run, validated)", body = ScoringConfigView)))]
-#[put("/config/scoring")]
+#[put("/scoring")]
 pub async fn put_scoring(
     state: web::Data<AppState>,
     auth: Auth,
@@ -51,7 +51,7 @@ pub async fn put_scoring(
 /// Scores a lead body without storing anything (optionally with a candidate model).
 #[utoipa::path(tag = "lead-config", request_body = scoring_svc::SimulateRequest,
     responses((status = 200, description = "Score, grade and breakdown", body = Score)))]
-#[post("/config/scoring/simulate")]
+#[post("/scoring/simulate")]
 pub async fn simulate_scoring(
     state: web::Data<AppState>,
     auth: Auth,
@@ -67,7 +67,7 @@ pub async fn simulate_scoring(
 #[utoipa::path(tag = "lead-config", request_body = RuleInput, params(DryRun),
     responses((status = 201, description = "Created", body = RuleView),
               (status = 200, description = "Dry run: the impact", body = ConfigDryRun)))]
-#[post("/assignment-rules")]
+#[post("")]
 pub async fn create_rule(
     state: web::Data<AppState>,
     auth: Auth,
@@ -82,7 +82,7 @@ pub async fn create_rule(
 
 /// The rules in evaluation order (lower priority first).
 #[utoipa::path(tag = "lead-config", responses((status = 200, description = "All rules", body = PageOf<RuleView>)))]
-#[get("/assignment-rules")]
+#[get("")]
 pub async fn list_rules(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpResponse> {
     Ok(page(rules_svc::list(&state.services, &auth.0).await?))
 }
@@ -91,7 +91,7 @@ pub async fn list_rules(state: web::Data<AppState>, auth: Auth) -> AppResult<Htt
 /// nothing is stored.
 #[utoipa::path(tag = "lead-config", request_body = rules_svc::SimulateRequest,
     responses((status = 200, description = "The decision", body = AssignmentRecord)))]
-#[post("/assignment-rules/simulate")]
+#[post("/simulate")]
 pub async fn simulate_rules(
     state: web::Data<AppState>,
     auth: Auth,
@@ -104,7 +104,7 @@ pub async fn simulate_rules(
 /// Reads a rule.
 #[utoipa::path(tag = "lead-config", params(("id" = String, Path, description = "Rule id")),
     responses((status = 200, description = "The rule", body = RuleView)))]
-#[get("/assignment-rules/{id}")]
+#[get("/{id}")]
 pub async fn get_rule(
     state: web::Data<AppState>,
     auth: Auth,
@@ -118,7 +118,7 @@ pub async fn get_rule(
 #[utoipa::path(tag = "lead-config", request_body = RuleInput,
     params(("id" = String, Path, description = "Rule id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""), DryRun),
     responses((status = 200, description = "Saved, or with dry_run the impact", body = SavedOrTried<RuleView>)))]
-#[put("/assignment-rules/{id}")]
+#[put("/{id}")]
 pub async fn replace_rule(
     state: web::Data<AppState>,
     auth: Auth,
@@ -143,7 +143,7 @@ pub async fn replace_rule(
 #[utoipa::path(tag = "lead-config",
     params(("id" = String, Path, description = "Rule id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\""), DryRun),
     responses((status = 204, description = "Deleted"), (status = 200, description = "Dry run: the impact", body = ConfigDryRun)))]
-#[delete("/assignment-rules/{id}")]
+#[delete("/{id}")]
 pub async fn delete_rule(
     state: web::Data<AppState>,
     auth: Auth,
@@ -163,7 +163,7 @@ pub async fn delete_rule(
 
 /// Creates a business calendar (admin): time zone, weekly hours, holidays, make-up workdays.
 #[utoipa::path(tag = "lead-config", request_body = CalendarInput, responses((status = 201, description = "Created", body = CalendarView)))]
-#[post("/calendars")]
+#[post("")]
 pub async fn create_calendar(
     state: web::Data<AppState>,
     auth: Auth,
@@ -175,7 +175,7 @@ pub async fn create_calendar(
 
 /// Lists business calendars.
 #[utoipa::path(tag = "lead-config", responses((status = 200, description = "All calendars", body = PageOf<CalendarView>)))]
-#[get("/calendars")]
+#[get("")]
 pub async fn list_calendars(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpResponse> {
     Ok(page(calendars::list(&state.services, &auth.0).await?))
 }
@@ -183,7 +183,7 @@ pub async fn list_calendars(state: web::Data<AppState>, auth: Auth) -> AppResult
 /// Reads a business calendar.
 #[utoipa::path(tag = "lead-config", params(("id" = String, Path, description = "Calendar id")),
     responses((status = 200, description = "The calendar", body = CalendarView)))]
-#[get("/calendars/{id}")]
+#[get("/{id}")]
 pub async fn get_calendar(
     state: web::Data<AppState>,
     auth: Auth,
@@ -197,7 +197,7 @@ pub async fn get_calendar(
 #[utoipa::path(tag = "lead-config", request_body = CalendarInput,
     params(("id" = String, Path, description = "Calendar id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 200, description = "Replaced", body = CalendarView)))]
-#[put("/calendars/{id}")]
+#[put("/{id}")]
 pub async fn replace_calendar(
     state: web::Data<AppState>,
     auth: Auth,
@@ -219,7 +219,7 @@ pub async fn replace_calendar(
 /// The rules of follow-up activities in force: actions that need evidence and the summary
 /// keywords that flag priority (the built-in defaults at version 0).
 #[utoipa::path(tag = "lead-config", responses((status = 200, description = "The rules", body = ActivityRulesView)))]
-#[get("/config/activities")]
+#[get("/activities")]
 pub async fn get_activity_rules(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpResponse> {
     let v = activities_svc::rules(&state.services, &auth.0).await?;
     Ok(ok_versioned(&v, v.version))
@@ -229,7 +229,7 @@ pub async fn get_activity_rules(state: web::Data<AppState>, auth: Auth) -> AppRe
 #[utoipa::path(tag = "lead-config", request_body = ActivityRules,
     params(("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 200, description = "Saved", body = ActivityRulesView)))]
-#[put("/config/activities")]
+#[put("/activities")]
 pub async fn put_activity_rules(
     state: web::Data<AppState>,
     auth: Auth,

@@ -18,7 +18,7 @@ use crate::store::leads::LeadFilter;
 
 /// Takes in a lead. Phone and e-mail are normalised (`+86 138-0013-8000` → `13800138000`).
 #[utoipa::path(tag = "leads", request_body = LeadInput, responses((status = 201, description = "Created", body = LeadView)))]
-#[post("/leads")]
+#[post("")]
 pub async fn create_lead(
     state: web::Data<AppState>,
     auth: Auth,
@@ -48,7 +48,7 @@ pub struct LeadQuery {
 
 /// Lists the leads in the caller's scope, newest first.
 #[utoipa::path(tag = "leads", params(LeadQuery), responses((status = 200, description = "A page of leads", body = PageOf<LeadView>)))]
-#[get("/leads")]
+#[get("")]
 pub async fn list_leads(
     state: web::Data<AppState>,
     auth: Auth,
@@ -78,7 +78,7 @@ pub async fn list_leads(
 #[utoipa::path(tag = "leads", request_body = LeadInput,
     params(("system" = String, Path, description = "e.g. `crm_legacy`"), ("external_id" = String, Path, description = "The id in that system")),
     responses((status = 201, description = "Created", body = LeadView), (status = 200, description = "Updated", body = LeadView)))]
-#[put("/leads/by-external/{system}/{external_id}")]
+#[put("/by-external/{system}/{external_id}")]
 pub async fn upsert_lead(
     state: web::Data<AppState>,
     auth: Auth,
@@ -105,7 +105,7 @@ pub async fn upsert_lead(
 /// Reads a lead (404 when outside the caller's scope).
 #[utoipa::path(tag = "leads", params(("id" = String, Path, description = "Lead id")),
     responses((status = 200, description = "The lead", body = LeadView)))]
-#[get("/leads/{id}")]
+#[get("/{id}")]
 pub async fn get_lead(
     state: web::Data<AppState>,
     auth: Auth,
@@ -119,7 +119,7 @@ pub async fn get_lead(
 #[utoipa::path(tag = "leads", request_body = LeadPatch,
     params(("id" = String, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 200, description = "Updated", body = LeadView)))]
-#[patch("/leads/{id}")]
+#[patch("/{id}")]
 pub async fn update_lead(
     state: web::Data<AppState>,
     auth: Auth,
@@ -142,7 +142,7 @@ pub async fn update_lead(
 #[utoipa::path(tag = "leads",
     params(("id" = String, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 204, description = "Deleted")))]
-#[delete("/leads/{id}")]
+#[delete("/{id}")]
 pub async fn delete_lead(
     state: web::Data<AppState>,
     auth: Auth,
@@ -156,7 +156,7 @@ pub async fn delete_lead(
 /// The audit entries of a lead, oldest first.
 #[utoipa::path(tag = "leads", params(("id" = String, Path, description = "Lead id"), PageParams),
     responses((status = 200, description = "A page of audit entries", body = PageOf<AuditEntryView>)))]
-#[get("/leads/{id}/history")]
+#[get("/{id}/history")]
 pub async fn lead_history(
     state: web::Data<AppState>,
     auth: Auth,
@@ -174,7 +174,7 @@ pub async fn lead_history(
 #[utoipa::path(tag = "leads",
     params(("id" = String, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 200, description = "Now `working`", body = LeadView)))]
-#[post("/leads/{id}/accept")]
+#[post("/{id}/accept")]
 pub async fn accept_lead(
     state: web::Data<AppState>,
     auth: Auth,
@@ -189,7 +189,7 @@ pub async fn accept_lead(
 #[utoipa::path(tag = "leads", request_body = lead_flow::AssignRequest,
     params(("id" = String, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 200, description = "Assigned", body = LeadView)))]
-#[post("/leads/{id}/assign")]
+#[post("/{id}/assign")]
 pub async fn assign_lead(
     state: web::Data<AppState>,
     auth: Auth,
@@ -213,7 +213,7 @@ pub async fn assign_lead(
 #[utoipa::path(tag = "leads",
     params(("id" = String, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 200, description = "Now `qualified`", body = LeadView)))]
-#[post("/leads/{id}/qualify")]
+#[post("/{id}/qualify")]
 pub async fn qualify_lead(
     state: web::Data<AppState>,
     auth: Auth,
@@ -228,7 +228,7 @@ pub async fn qualify_lead(
 #[utoipa::path(tag = "leads", request_body = lead_flow::DisqualifyRequest,
     params(("id" = String, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 200, description = "Now `disqualified`", body = LeadView)))]
-#[post("/leads/{id}/disqualify")]
+#[post("/{id}/disqualify")]
 pub async fn disqualify_lead(
     state: web::Data<AppState>,
     auth: Auth,
@@ -250,7 +250,7 @@ pub async fn disqualify_lead(
 /// Logs a follow-up activity (owner, their manager, director, admin).
 #[utoipa::path(tag = "leads", request_body = ActivityInput, params(("id" = String, Path, description = "Lead id")),
     responses((status = 201, description = "Logged", body = ActivityView)))]
-#[post("/leads/{id}/activities")]
+#[post("/{id}/activities")]
 pub async fn log_activity(
     state: web::Data<AppState>,
     auth: Auth,
@@ -270,7 +270,7 @@ pub async fn log_activity(
 /// The lead's activities, newest first.
 #[utoipa::path(tag = "leads", params(("id" = String, Path, description = "Lead id"), PageParams),
     responses((status = 200, description = "A page of activities", body = PageOf<ActivityView>)))]
-#[get("/leads/{id}/activities")]
+#[get("/{id}/activities")]
 pub async fn list_activities(
     state: web::Data<AppState>,
     auth: Auth,
@@ -287,7 +287,7 @@ pub async fn list_activities(
 /// company, company-name similarity ≥ 0.85 by Jaro-Winkler) without storing anything.
 #[utoipa::path(tag = "leads", request_body = LeadInput,
     responses((status = 200, description = "Suspected duplicates, best first", body = Vec<dedup::DedupCandidate>)))]
-#[post("/leads/dedup-check")]
+#[post("/dedup-check")]
 pub async fn dedup_check(
     state: web::Data<AppState>,
     auth: Auth,
@@ -301,7 +301,7 @@ pub async fn dedup_check(
 #[utoipa::path(tag = "leads", request_body = dedup::MergeRequest,
     params(("id" = String, Path, description = "The surviving lead"), ("If-Match" = Option<String>, Header, description = "Expected version of the survivor")),
     responses((status = 200, description = "The survivor after the merge", body = LeadView)))]
-#[post("/leads/{id}/merge")]
+#[post("/{id}/merge")]
 pub async fn merge_leads(
     state: web::Data<AppState>,
     auth: Auth,
@@ -325,7 +325,7 @@ pub async fn merge_leads(
 #[utoipa::path(tag = "leads", request_body = lead_flow::ConvertRequest,
     params(("id" = String, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 200, description = "Converted", body = lead_flow::ConvertResult)))]
-#[post("/leads/{id}/convert")]
+#[post("/{id}/convert")]
 pub async fn convert_lead(
     state: web::Data<AppState>,
     auth: Auth,

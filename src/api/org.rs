@@ -15,7 +15,7 @@ use crate::store::users::UserFilter;
 
 /// Creates a team (admin).
 #[utoipa::path(tag = "org", request_body = TeamCreate, responses((status = 201, description = "Created", body = TeamView)))]
-#[post("/teams")]
+#[post("")]
 pub async fn create_team(
     state: web::Data<AppState>,
     auth: Auth,
@@ -27,7 +27,7 @@ pub async fn create_team(
 
 /// Lists teams.
 #[utoipa::path(tag = "org", params(PageParams), responses((status = 200, description = "A page of teams", body = PageOf<TeamView>)))]
-#[get("/teams")]
+#[get("")]
 pub async fn list_teams(
     state: web::Data<AppState>,
     _auth: Auth,
@@ -40,7 +40,7 @@ pub async fn list_teams(
 /// Reads a team.
 #[utoipa::path(tag = "org", params(("id" = String, Path, description = "Team id")),
     responses((status = 200, description = "The team", body = TeamView)))]
-#[get("/teams/{id}")]
+#[get("/{id}")]
 pub async fn get_team(
     state: web::Data<AppState>,
     _auth: Auth,
@@ -54,7 +54,7 @@ pub async fn get_team(
 #[utoipa::path(tag = "org", request_body = TeamPatch,
     params(("id" = String, Path, description = "Team id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 200, description = "Updated", body = TeamView)))]
-#[patch("/teams/{id}")]
+#[patch("/{id}")]
 pub async fn update_team(
     state: web::Data<AppState>,
     auth: Auth,
@@ -75,7 +75,7 @@ pub async fn update_team(
 
 /// Creates a user (admin). The password is write-only and stored as an argon2 hash.
 #[utoipa::path(tag = "org", request_body = UserCreate, responses((status = 201, description = "Created", body = UserView)))]
-#[post("/users")]
+#[post("")]
 pub async fn create_user(
     state: web::Data<AppState>,
     auth: Auth,
@@ -98,7 +98,7 @@ pub struct UserQuery {
 
 /// Lists users.
 #[utoipa::path(tag = "org", params(UserQuery), responses((status = 200, description = "A page of users", body = PageOf<UserView>)))]
-#[get("/users")]
+#[get("")]
 pub async fn list_users(
     state: web::Data<AppState>,
     _auth: Auth,
@@ -123,7 +123,7 @@ pub async fn list_users(
 /// Reads a user.
 #[utoipa::path(tag = "org", params(("id" = String, Path, description = "User id")),
     responses((status = 200, description = "The user", body = UserView)))]
-#[get("/users/{id}")]
+#[get("/{id}")]
 pub async fn get_user(
     state: web::Data<AppState>,
     _auth: Auth,
@@ -139,7 +139,7 @@ pub async fn get_user(
 #[utoipa::path(tag = "org", request_body = UserPatch,
     params(("id" = String, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "Expected version, e.g. \"3\"")),
     responses((status = 200, description = "Updated", body = UserView)))]
-#[patch("/users/{id}")]
+#[patch("/{id}")]
 pub async fn update_user(
     state: web::Data<AppState>,
     auth: Auth,

@@ -28,7 +28,7 @@ const IF_MATCH: &str = "Expected version, e.g. \"3\"";
 /// The pipeline in force: stages, probabilities, exit requirements (the built-in default at
 /// version 0 until one is saved).
 #[utoipa::path(tag = "pipeline", responses((status = 200, description = "The pipeline", body = PipelineView)))]
-#[get("/pipeline")]
+#[get("")]
 pub async fn get_pipeline(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpResponse> {
     let v = pipeline_svc::get(&state.services, &auth.0).await?;
     Ok(ok_versioned(&v, v.version))
@@ -40,7 +40,7 @@ pub async fn get_pipeline(state: web::Data<AppState>, auth: Auth) -> AppResult<H
 #[utoipa::path(tag = "pipeline", request_body = Pipeline,
     params(("If-Match" = Option<String>, Header, description = IF_MATCH), DryRun),
     responses((status = 200, description = "Saved, or with dry_run the impact", body = SavedOrTried<PipelineView>)))]
-#[put("/pipeline")]
+#[put("")]
 pub async fn put_pipeline(
     state: web::Data<AppState>,
     auth: Auth,
@@ -63,7 +63,7 @@ pub async fn put_pipeline(
 /// admins, integrations).
 #[utoipa::path(tag = "pipeline", request_body = OpportunityInput,
     responses((status = 201, description = "Created", body = OpportunityView)))]
-#[post("/opportunities")]
+#[post("")]
 pub async fn create_opportunity(
     state: web::Data<AppState>,
     auth: Auth,
@@ -94,7 +94,7 @@ pub struct OpportunityQuery {
 /// Lists the deals in the caller's scope, newest first.
 #[utoipa::path(tag = "pipeline", params(OpportunityQuery),
     responses((status = 200, description = "A page of deals", body = PageOf<OpportunityView>)))]
-#[get("/opportunities")]
+#[get("")]
 pub async fn list_opportunities(
     state: web::Data<AppState>,
     auth: Auth,
@@ -145,7 +145,7 @@ pub struct ForecastQuery {
 /// only deals whose expected close date lies in the range count.
 #[utoipa::path(tag = "pipeline", params(ForecastQuery),
     responses((status = 200, description = "The forecast", body = ForecastView)))]
-#[get("/opportunities/forecast")]
+#[get("/forecast")]
 pub async fn forecast(
     state: web::Data<AppState>,
     auth: Auth,
@@ -166,7 +166,7 @@ pub async fn forecast(
 /// Reads a deal.
 #[utoipa::path(tag = "pipeline", params(("id" = String, Path, description = "Opportunity id")),
     responses((status = 200, description = "The deal", body = OpportunityView)))]
-#[get("/opportunities/{id}")]
+#[get("/{id}")]
 pub async fn get_opportunity(
     state: web::Data<AppState>,
     auth: Auth,
@@ -181,7 +181,7 @@ pub async fn get_opportunity(
 #[utoipa::path(tag = "pipeline", request_body = OpportunityPatch,
     params(("id" = String, Path, description = "Opportunity id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Updated", body = OpportunityView)))]
-#[patch("/opportunities/{id}")]
+#[patch("/{id}")]
 pub async fn update_opportunity(
     state: web::Data<AppState>,
     auth: Auth,
@@ -204,7 +204,7 @@ pub async fn update_opportunity(
 #[utoipa::path(tag = "pipeline",
     params(("id" = String, Path, description = "Opportunity id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 204, description = "Deleted")))]
-#[delete("/opportunities/{id}")]
+#[delete("/{id}")]
 pub async fn delete_opportunity(
     state: web::Data<AppState>,
     auth: Auth,
@@ -222,7 +222,7 @@ pub async fn delete_opportunity(
 #[utoipa::path(tag = "pipeline", request_body = StageRequest,
     params(("id" = String, Path, description = "Opportunity id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Moved", body = OpportunityView)))]
-#[post("/opportunities/{id}/stage")]
+#[post("/{id}/stage")]
 pub async fn change_stage(
     state: web::Data<AppState>,
     auth: Auth,
@@ -245,7 +245,7 @@ pub async fn change_stage(
 #[utoipa::path(tag = "pipeline", request_body = LoseRequest,
     params(("id" = String, Path, description = "Opportunity id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Lost", body = OpportunityView)))]
-#[post("/opportunities/{id}/lose")]
+#[post("/{id}/lose")]
 pub async fn lose_opportunity(
     state: web::Data<AppState>,
     auth: Auth,
@@ -267,7 +267,7 @@ pub async fn lose_opportunity(
 /// The deal's stage changes, oldest first, with the time spent in each stage.
 #[utoipa::path(tag = "pipeline", params(("id" = String, Path, description = "Opportunity id"), PageParams),
     responses((status = 200, description = "A page of stage changes", body = PageOf<StageChangeView>)))]
-#[get("/opportunities/{id}/stage-history")]
+#[get("/{id}/stage-history")]
 pub async fn stage_history(
     state: web::Data<AppState>,
     auth: Auth,
@@ -284,7 +284,7 @@ pub async fn stage_history(
 /// manager, director, admin).
 #[utoipa::path(tag = "pipeline", request_body = ActivityInput, params(("id" = String, Path, description = "Opportunity id")),
     responses((status = 201, description = "Logged", body = ActivityView)))]
-#[post("/opportunities/{id}/activities")]
+#[post("/{id}/activities")]
 pub async fn log_opportunity_activity(
     state: web::Data<AppState>,
     auth: Auth,
@@ -304,7 +304,7 @@ pub async fn log_opportunity_activity(
 /// The deal's activities, newest first.
 #[utoipa::path(tag = "pipeline", params(("id" = String, Path, description = "Opportunity id"), PageParams),
     responses((status = 200, description = "A page of activities", body = PageOf<ActivityView>)))]
-#[get("/opportunities/{id}/activities")]
+#[get("/{id}/activities")]
 pub async fn list_opportunity_activities(
     state: web::Data<AppState>,
     auth: Auth,
@@ -321,7 +321,7 @@ pub async fn list_opportunity_activities(
 /// Drafts a quote on an open deal; subtotal, discount and total are computed here.
 #[utoipa::path(tag = "pipeline", request_body = QuoteInput, params(("id" = String, Path, description = "Opportunity id")),
     responses((status = 201, description = "Created", body = QuoteView)))]
-#[post("/opportunities/{id}/quotes")]
+#[post("/{id}/quotes")]
 pub async fn create_quote(
     state: web::Data<AppState>,
     auth: Auth,
@@ -336,7 +336,7 @@ pub async fn create_quote(
 /// The deal's quotes, newest first.
 #[utoipa::path(tag = "pipeline", params(("id" = String, Path, description = "Opportunity id"), PageParams),
     responses((status = 200, description = "A page of quotes", body = PageOf<QuoteView>)))]
-#[get("/opportunities/{id}/quotes")]
+#[get("/{id}/quotes")]
 pub async fn list_quotes(
     state: web::Data<AppState>,
     auth: Auth,
@@ -353,7 +353,7 @@ pub async fn list_quotes(
 /// Reads a quote with its latest customer views.
 #[utoipa::path(tag = "pipeline", params(("id" = String, Path, description = "Quote id")),
     responses((status = 200, description = "The quote", body = QuoteView)))]
-#[get("/quotes/{id}")]
+#[get("/{id}")]
 pub async fn get_quote(
     state: web::Data<AppState>,
     auth: Auth,
@@ -367,7 +367,7 @@ pub async fn get_quote(
 #[utoipa::path(tag = "pipeline", request_body = QuoteInput,
     params(("id" = String, Path, description = "Quote id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Updated", body = QuoteView)))]
-#[patch("/quotes/{id}")]
+#[patch("/{id}")]
 pub async fn update_quote(
     state: web::Data<AppState>,
     auth: Auth,
@@ -391,7 +391,7 @@ pub async fn update_quote(
 #[utoipa::path(tag = "pipeline",
     params(("id" = String, Path, description = "Quote id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Submitted", body = QuoteView)))]
-#[post("/quotes/{id}/submit")]
+#[post("/{id}/submit")]
 pub async fn submit_quote(
     state: web::Data<AppState>,
     auth: Auth,
@@ -407,7 +407,7 @@ pub async fn submit_quote(
 #[utoipa::path(tag = "pipeline", request_body(content = DecisionRequest, description = "Optional comment"),
     params(("id" = String, Path, description = "Quote id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Approved", body = QuoteView)))]
-#[post("/quotes/{id}/approve")]
+#[post("/{id}/approve")]
 pub async fn approve_quote(
     state: web::Data<AppState>,
     auth: Auth,
@@ -432,7 +432,7 @@ pub async fn approve_quote(
 #[utoipa::path(tag = "pipeline", request_body = DecisionRequest,
     params(("id" = String, Path, description = "Quote id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Rejected", body = QuoteView)))]
-#[post("/quotes/{id}/reject")]
+#[post("/{id}/reject")]
 pub async fn reject_quote(
     state: web::Data<AppState>,
     auth: Auth,
@@ -456,7 +456,7 @@ pub async fn reject_quote(
 #[utoipa::path(tag = "pipeline",
     params(("id" = String, Path, description = "Quote id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Sent", body = QuoteView)))]
-#[post("/quotes/{id}/send")]
+#[post("/{id}/send")]
 pub async fn send_quote(
     state: web::Data<AppState>,
     auth: Auth,
@@ -471,7 +471,7 @@ pub async fn send_quote(
 /// sees the deal); emits `quote.viewed`.
 #[utoipa::path(tag = "pipeline", request_body = ViewRequest, params(("id" = String, Path, description = "Quote id")),
     responses((status = 201, description = "Recorded", body = QuoteViewEntry)))]
-#[post("/quotes/{id}/views")]
+#[post("/{id}/views")]
 pub async fn record_quote_view(
     state: web::Data<AppState>,
     auth: Auth,

@@ -49,7 +49,7 @@ impl ReportQuery {
 /// own leads).
 #[utoipa::path(tag = "reports", params(ReportQuery),
     responses((status = 200, description = "The report", body = LeadResponseReport)))]
-#[get("/reports/lead-response")]
+#[get("/lead-response")]
 pub async fn lead_response(
     state: web::Data<AppState>,
     auth: Auth,
@@ -63,7 +63,7 @@ pub async fn lead_response(
 /// source, conversion rate (converted / ever assigned) and MQL conversion by score grade.
 #[utoipa::path(tag = "reports", params(ReportQuery),
     responses((status = 200, description = "The report", body = LeadFunnelReport)))]
-#[get("/reports/lead-funnel")]
+#[get("/lead-funnel")]
 pub async fn lead_funnel(
     state: web::Data<AppState>,
     auth: Auth,
@@ -80,7 +80,7 @@ pub async fn lead_funnel(
 /// (activities per touched lead per 30 days, with leads per rep).
 #[utoipa::path(tag = "reports", params(ReportQuery),
     responses((status = 200, description = "The report", body = ActionsReport)))]
-#[get("/reports/actions")]
+#[get("/actions")]
 pub async fn actions(
     state: web::Data<AppState>,
     auth: Auth,
@@ -97,7 +97,7 @@ pub async fn actions(
 /// expected to close in it).
 #[utoipa::path(tag = "reports", params(ReportQuery),
     responses((status = 200, description = "The report", body = PipelineReport)))]
-#[get("/reports/pipeline")]
+#[get("/pipeline")]
 pub async fn pipeline(
     state: web::Data<AppState>,
     auth: Auth,
@@ -112,7 +112,7 @@ pub async fn pipeline(
 /// customer sign-off, time waiting on the customer excluded).
 #[utoipa::path(tag = "reports", params(ReportQuery),
     responses((status = 200, description = "The report", body = ServiceReport)))]
-#[get("/reports/service")]
+#[get("/service")]
 pub async fn service(
     state: web::Data<AppState>,
     auth: Auth,
@@ -126,7 +126,7 @@ pub async fn service(
 /// records with each field (and each defined custom field) filled in, per entity.
 #[utoipa::path(tag = "reports", params(ReportQuery),
     responses((status = 200, description = "The report", body = DataHealthReport)))]
-#[get("/reports/data-health")]
+#[get("/data-health")]
 pub async fn data_health(
     state: web::Data<AppState>,
     auth: Auth,
@@ -141,7 +141,7 @@ pub async fn data_health(
 /// team every morning as `report.lead_health_daily`.
 #[utoipa::path(tag = "reports", params(ReportQuery),
     responses((status = 200, description = "The report", body = LeadHealthReport)))]
-#[get("/reports/lead-health-daily")]
+#[get("/lead-health-daily")]
 pub async fn lead_health_daily(
     state: web::Data<AppState>,
     auth: Auth,
@@ -159,7 +159,7 @@ pub async fn lead_health_daily(
 /// `custom.<key>` column.
 #[utoipa::path(tag = "trust", request_body = CustomFieldInput,
     responses((status = 201, description = "Created", body = CustomFieldView)))]
-#[post("/custom-fields")]
+#[post("")]
 pub async fn create_field(
     state: web::Data<AppState>,
     auth: Auth,
@@ -179,7 +179,7 @@ pub struct FieldQuery {
 /// The custom-field definitions (any signed-in caller: front ends render forms from them).
 #[utoipa::path(tag = "trust", params(FieldQuery),
     responses((status = 200, description = "The definitions, by entity and key", body = [CustomFieldView])))]
-#[get("/custom-fields")]
+#[get("")]
 pub async fn list_fields(
     state: web::Data<AppState>,
     auth: Auth,
@@ -196,7 +196,7 @@ pub async fn list_fields(
 /// (narrowed options, a field made required).
 #[utoipa::path(tag = "trust", request_body = CustomFieldInput,
     responses((status = 200, description = "The impact", body = DryRunReport)))]
-#[post("/custom-fields/dry-run")]
+#[post("/dry-run")]
 pub async fn dry_run(
     state: web::Data<AppState>,
     auth: Auth,
@@ -209,7 +209,7 @@ pub async fn dry_run(
 /// Reads a custom-field definition.
 #[utoipa::path(tag = "trust", params(("id" = String, Path, description = "Custom field id")),
     responses((status = 200, description = "The definition", body = CustomFieldView)))]
-#[get("/custom-fields/{id}")]
+#[get("/{id}")]
 pub async fn get_field(
     state: web::Data<AppState>,
     auth: Auth,
@@ -225,7 +225,7 @@ pub async fn get_field(
 #[utoipa::path(tag = "trust", request_body = CustomFieldPatch,
     params(("id" = String, Path, description = "Custom field id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Updated", body = CustomFieldView)))]
-#[patch("/custom-fields/{id}")]
+#[patch("/{id}")]
 pub async fn update_field(
     state: web::Data<AppState>,
     auth: Auth,
@@ -249,7 +249,7 @@ pub async fn update_field(
 #[utoipa::path(tag = "trust",
     params(("id" = String, Path, description = "Custom field id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 204, description = "Deleted")))]
-#[delete("/custom-fields/{id}")]
+#[delete("/{id}")]
 pub async fn delete_field(
     state: web::Data<AppState>,
     auth: Auth,

@@ -29,7 +29,7 @@ const IF_MATCH: &str = "Expected version, e.g. \"3\"";
 /// matching SLA policy.
 #[utoipa::path(tag = "service", request_body = WorkOrderInput,
     responses((status = 201, description = "Created", body = WorkOrderView)))]
-#[post("/work-orders")]
+#[post("")]
 pub async fn create_work_order(
     state: web::Data<AppState>,
     auth: Auth,
@@ -59,7 +59,7 @@ pub struct WorkOrderQuery {
 /// newest first.
 #[utoipa::path(tag = "service", params(WorkOrderQuery),
     responses((status = 200, description = "A page of work orders", body = PageOf<WorkOrderView>)))]
-#[get("/work-orders")]
+#[get("")]
 pub async fn list_work_orders(
     state: web::Data<AppState>,
     auth: Auth,
@@ -88,7 +88,7 @@ pub async fn list_work_orders(
 #[utoipa::path(tag = "service", request_body = WorkOrderInput,
     params(("system" = String, Path, description = "e.g. `wecom`"), ("external_id" = String, Path, description = "The id in that system")),
     responses((status = 201, description = "Created", body = WorkOrderView), (status = 200, description = "Updated", body = WorkOrderView)))]
-#[put("/work-orders/by-external/{system}/{external_id}")]
+#[put("/by-external/{system}/{external_id}")]
 pub async fn upsert_work_order(
     state: web::Data<AppState>,
     auth: Auth,
@@ -115,7 +115,7 @@ pub async fn upsert_work_order(
 /// Reads a work order (engineers: their own and their team's).
 #[utoipa::path(tag = "service", params(("id" = String, Path, description = "Work order id")),
     responses((status = 200, description = "The work order", body = WorkOrderView)))]
-#[get("/work-orders/{id}")]
+#[get("/{id}")]
 pub async fn get_work_order(
     state: web::Data<AppState>,
     auth: Auth,
@@ -129,7 +129,7 @@ pub async fn get_work_order(
 #[utoipa::path(tag = "service", request_body = WorkOrderPatch,
     params(("id" = String, Path, description = "Work order id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Updated", body = WorkOrderView)))]
-#[patch("/work-orders/{id}")]
+#[patch("/{id}")]
 pub async fn update_work_order(
     state: web::Data<AppState>,
     auth: Auth,
@@ -152,7 +152,7 @@ pub async fn update_work_order(
 #[utoipa::path(tag = "service",
     params(("id" = String, Path, description = "Work order id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 204, description = "Deleted")))]
-#[delete("/work-orders/{id}")]
+#[delete("/{id}")]
 pub async fn delete_work_order(
     state: web::Data<AppState>,
     auth: Auth,
@@ -172,7 +172,7 @@ pub async fn delete_work_order(
 #[utoipa::path(tag = "service", request_body = TransitionRequest,
     params(("id" = String, Path, description = "Work order id"), ("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Moved", body = WorkOrderView)))]
-#[post("/work-orders/{id}/transition")]
+#[post("/{id}/transition")]
 pub async fn transition_work_order(
     state: web::Data<AppState>,
     auth: Auth,
@@ -195,7 +195,7 @@ pub async fn transition_work_order(
 /// `delivery.confirmed` with the report link.
 #[utoipa::path(tag = "service", request_body = MesEventRequest, params(("id" = String, Path, description = "Work order id")),
     responses((status = 200, description = "Recorded", body = WorkOrderView)))]
-#[post("/work-orders/{id}/mes-events")]
+#[post("/{id}/mes-events")]
 pub async fn mes_event(
     state: web::Data<AppState>,
     auth: Auth,
@@ -208,7 +208,7 @@ pub async fn mes_event(
 
 /// Service settings: the default team for orders no routing rule matches.
 #[utoipa::path(tag = "service", responses((status = 200, description = "The settings", body = ServiceSettingsView)))]
-#[get("/config/service")]
+#[get("/service")]
 pub async fn get_service_settings(
     state: web::Data<AppState>,
     auth: Auth,
@@ -221,7 +221,7 @@ pub async fn get_service_settings(
 #[utoipa::path(tag = "service", request_body = ServiceSettings,
     params(("If-Match" = Option<String>, Header, description = IF_MATCH)),
     responses((status = 200, description = "Saved", body = ServiceSettingsView)))]
-#[put("/config/service")]
+#[put("/service")]
 pub async fn put_service_settings(
     state: web::Data<AppState>,
     auth: Auth,
@@ -238,7 +238,7 @@ pub async fn put_service_settings(
     params(DryRun),
     responses((status = 201, description = "Created", body = RoutingRuleView),
               (status = 200, description = "Dry run: which of the 200 most recent work orders would be routed differently", body = ConfigDryRun)))]
-#[post("/routing-rules")]
+#[post("")]
 pub async fn create_routing_rule(
     state: web::Data<AppState>,
     auth: Auth,
@@ -253,7 +253,7 @@ pub async fn create_routing_rule(
 
 /// The routing rules in evaluation order.
 #[utoipa::path(tag = "service", responses((status = 200, description = "All rules", body = PageOf<RoutingRuleView>)))]
-#[get("/routing-rules")]
+#[get("")]
 pub async fn list_routing_rules(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpResponse> {
     Ok(page(
         rules::list_routing_rules(&state.services, &auth.0).await?,
@@ -263,7 +263,7 @@ pub async fn list_routing_rules(state: web::Data<AppState>, auth: Auth) -> AppRe
 /// Reads a routing rule.
 #[utoipa::path(tag = "service", params(("id" = String, Path, description = "Rule id")),
     responses((status = 200, description = "The rule", body = RoutingRuleView)))]
-#[get("/routing-rules/{id}")]
+#[get("/{id}")]
 pub async fn get_routing_rule(
     state: web::Data<AppState>,
     auth: Auth,
@@ -277,7 +277,7 @@ pub async fn get_routing_rule(
 #[utoipa::path(tag = "service", request_body = RoutingRuleInput,
     params(("id" = String, Path, description = "Rule id"), ("If-Match" = Option<String>, Header, description = IF_MATCH), DryRun),
     responses((status = 200, description = "Saved, or with dry_run the impact", body = SavedOrTried<RoutingRuleView>)))]
-#[put("/routing-rules/{id}")]
+#[put("/{id}")]
 pub async fn replace_routing_rule(
     state: web::Data<AppState>,
     auth: Auth,
@@ -300,7 +300,7 @@ pub async fn replace_routing_rule(
 /// Deletes a routing rule.
 #[utoipa::path(tag = "service", params(("id" = String, Path, description = "Rule id"), DryRun),
     responses((status = 204, description = "Deleted"), (status = 200, description = "Dry run: the impact", body = ConfigDryRun)))]
-#[delete("/routing-rules/{id}")]
+#[delete("/{id}")]
 pub async fn delete_routing_rule(
     state: web::Data<AppState>,
     auth: Auth,
@@ -317,7 +317,7 @@ pub async fn delete_routing_rule(
     params(DryRun),
     responses((status = 201, description = "Created", body = SlaPolicyView),
               (status = 200, description = "Dry run: which of the 200 most recent work orders would fall under another policy differently", body = ConfigDryRun)))]
-#[post("/sla-policies")]
+#[post("")]
 pub async fn create_sla_policy(
     state: web::Data<AppState>,
     auth: Auth,
@@ -332,7 +332,7 @@ pub async fn create_sla_policy(
 
 /// The SLA policies in evaluation order.
 #[utoipa::path(tag = "service", responses((status = 200, description = "All policies", body = PageOf<SlaPolicyView>)))]
-#[get("/sla-policies")]
+#[get("")]
 pub async fn list_sla_policies(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpResponse> {
     Ok(page(
         rules::list_sla_policies(&state.services, &auth.0).await?,
@@ -342,7 +342,7 @@ pub async fn list_sla_policies(state: web::Data<AppState>, auth: Auth) -> AppRes
 /// Reads an SLA policy.
 #[utoipa::path(tag = "service", params(("id" = String, Path, description = "Policy id")),
     responses((status = 200, description = "The policy", body = SlaPolicyView)))]
-#[get("/sla-policies/{id}")]
+#[get("/{id}")]
 pub async fn get_sla_policy(
     state: web::Data<AppState>,
     auth: Auth,
@@ -356,7 +356,7 @@ pub async fn get_sla_policy(
 #[utoipa::path(tag = "service", request_body = SlaPolicyInput,
     params(("id" = String, Path, description = "Policy id"), ("If-Match" = Option<String>, Header, description = IF_MATCH), DryRun),
     responses((status = 200, description = "Saved, or with dry_run the impact", body = SavedOrTried<SlaPolicyView>)))]
-#[put("/sla-policies/{id}")]
+#[put("/{id}")]
 pub async fn replace_sla_policy(
     state: web::Data<AppState>,
     auth: Auth,
@@ -379,7 +379,7 @@ pub async fn replace_sla_policy(
 /// Deletes an SLA policy no work order runs under (409 otherwise: deactivate it).
 #[utoipa::path(tag = "service", params(("id" = String, Path, description = "Policy id"), DryRun),
     responses((status = 204, description = "Deleted"), (status = 200, description = "Dry run: the impact", body = ConfigDryRun)))]
-#[delete("/sla-policies/{id}")]
+#[delete("/{id}")]
 pub async fn delete_sla_policy(
     state: web::Data<AppState>,
     auth: Auth,

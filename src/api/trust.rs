@@ -28,7 +28,7 @@ pub struct AuditQuery {
 
 /// The audit trail in chain order (admin, director).
 #[utoipa::path(tag = "trust", params(AuditQuery), responses((status = 200, description = "A page of audit entries", body = PageOf<AuditEntryView>)))]
-#[get("/audit")]
+#[get("")]
 pub async fn list_audit(
     state: web::Data<AppState>,
     auth: Auth,
@@ -54,7 +54,7 @@ pub async fn list_audit(
 
 /// Recomputes the SHA-256 chain over every entry and reports the first broken one.
 #[utoipa::path(tag = "trust", responses((status = 200, description = "Verification result", body = VerifyResult)))]
-#[get("/audit/verify")]
+#[get("/verify")]
 pub async fn verify_audit(state: web::Data<AppState>, auth: Auth) -> AppResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(audit_svc::verify_chain(&state.services, &auth.0).await?))
 }
