@@ -2,6 +2,7 @@
 //! that one 422 names them all.
 
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::domain::email::EmailAddress;
@@ -176,4 +177,53 @@ pub fn to_json_text<T: serde::Serialize>(v: &T) -> String {
 /// Reads JSON text written by [`to_json_text`]; a damaged value reads as the default.
 pub fn from_json_text<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
     serde_json::from_str(s).unwrap_or_default()
+}
+
+/// A JSON object stored as text by [`to_json_text`], passed through to a response as it
+/// is (checked, not parsed into values and written out again); damaged text reads as `{}`.
+pub fn raw_object(s: &str) -> Box<RawValue> {
+    raw_json(s, '{').unwrap_or_else(|| empty_raw("{}"))
+}
+
+/// [`raw_object`] for a JSON array; damaged text reads as `[]`.
+pub fn raw_array(s: &str) -> Box<RawValue> {
+    raw_json(s, '[').unwrap_or_else(|| empty_raw("[]"))
+}
+
+/// `s` as raw JSON, when it is one well-formed value opening with `open`.
+pub fn raw_json(s: &str, open: char) -> Option<Box<RawValue>> {
+    let s = s.trim();
+    s.starts_with(open)
+        .then(|| RawValue::from_string(s.to_string()).ok())
+        .flatten()
+}
+
+fn empty_raw(json: &str) -> Box<RawValue> {
+    RawValue::from_string(json.to_string()).expect("an empty object or array is JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_json_passes_through_as_it_is() {
+        let stored = r#"{"budget":"80万","regions":["华东","华南"]}"#;
+        assert_eq!(raw_object(stored).get(), stored);
+        assert_eq!(
+            raw_array(r#"[{"rule":"source","points":10}]"#).get(),
+            r#"[{"rule":"source","points":10}]"#
+        );
+        assert_eq!(raw_json(" {\"a\":1} ", '{').unwrap().get(), "{\"a\":1}");
+    }
+
+    #[test]
+    fn damaged_or_mistyped_json_reads_as_empty() {
+        assert_eq!(raw_object("{\"a\":").get(), "{}");
+        assert_eq!(raw_object("[1]").get(), "{}");
+        assert_eq!(raw_object("").get(), "{}");
+        assert_eq!(raw_array("{}").get(), "[]");
+        assert_eq!(raw_array("[1] trailing").get(), "[]");
+        assert!(raw_json("null", '{').is_none());
+    }
 }

@@ -1,11 +1,14 @@
 //! Leads: intake, reading, editing and the upsert integrators use.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use super::audit::AuditEntryView;
-use super::input::{double_option, from_json_text, patch, to_json_text, Check};
+use super::input::{
+    double_option, from_json_text, patch, raw_array, raw_json, raw_object, to_json_text, Check,
+};
 use super::refs::{self, ExternalRef};
 use super::{check_version, new_id, Ctx, Page, Services, Uow};
 use crate::auth::policy::LEAD_WRITERS;
@@ -44,7 +47,7 @@ pub struct LeadView {
     pub notes: Option<String>,
     /// Values of the custom fields defined for lead (`GET /custom-fields?entity=lead`).
     #[schema(value_type = Object)]
-    pub custom: Map<String, Value>,
+    pub custom: Box<RawValue>,
     pub status: LeadStatus,
     pub owner_id: Option<String>,
     pub team_id: Option<String>,
@@ -52,9 +55,9 @@ pub struct LeadView {
     pub score: Option<i32>,
     pub grade: Option<String>,
     #[schema(value_type = Vec<Object>)]
-    pub score_breakdown: Vec<Value>,
+    pub score_breakdown: Box<RawValue>,
     #[schema(value_type = Option<Object>)]
-    pub assignment: Option<Value>,
+    pub assignment: Option<Box<RawValue>>,
     pub claim_due_at: Option<String>,
     pub first_touch_due_at: Option<String>,
     pub accepted_at: Option<String>,
@@ -62,11 +65,12 @@ pub struct LeadView {
     pub reassign_count: i32,
     pub possible_duplicate: bool,
     #[schema(value_type = Vec<Object>)]
-    pub duplicate_candidates: Vec<Value>,
+    pub duplicate_candidates: Box<RawValue>,
     /// `normal` or `high`.
     pub priority: String,
     /// Fields the quality gate found missing (for `needs_info` leads: what to complete).
-    pub missing_fields: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub missing_fields: Box<RawValue>,
     pub first_touch_overdue_at: Option<String>,
     pub escalated_at: Option<String>,
     pub disqualify_reason: Option<String>,
@@ -97,27 +101,24 @@ impl LeadView {
             budget_cents: r.budget_cents,
             currency: r.currency,
             notes: r.notes,
-            custom: from_json_text(&r.custom),
+            custom: raw_object(&r.custom),
             status: LeadStatus::parse(&r.status).unwrap_or(LeadStatus::New),
             owner_id: r.owner_id,
             team_id: r.team_id,
             account_id: r.account_id,
             score: r.score,
             grade: r.grade,
-            score_breakdown: from_json_text(&r.score_breakdown),
-            assignment: r
-                .assignment
-                .as_deref()
-                .and_then(|a| serde_json::from_str(a).ok()),
+            score_breakdown: raw_array(&r.score_breakdown),
+            assignment: r.assignment.as_deref().and_then(|a| raw_json(a, '{')),
             claim_due_at: r.claim_due_at.map(rfc3339),
             first_touch_due_at: r.first_touch_due_at.map(rfc3339),
             accepted_at: r.accepted_at.map(rfc3339),
             first_touch_at: r.first_touch_at.map(rfc3339),
             reassign_count: r.reassign_count,
             possible_duplicate: r.possible_duplicate,
-            duplicate_candidates: from_json_text(&r.duplicate_candidates),
+            duplicate_candidates: raw_array(&r.duplicate_candidates),
             priority: r.priority,
-            missing_fields: from_json_text(&r.missing_fields),
+            missing_fields: raw_array(&r.missing_fields),
             first_touch_overdue_at: r.first_touch_overdue_at.map(rfc3339),
             escalated_at: r.escalated_at.map(rfc3339),
             disqualify_reason: r.disqualify_reason,
