@@ -1,5 +1,8 @@
 //! Access tokens: HS256 JWTs with `sub`, `role`, `iat`, `exp`, `iss` (and `aud` when set).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +19,9 @@ pub struct Claims {
     pub aud: Option<String>,
 }
 
+/// At most this many verified tokens are kept; past it the memo starts over.
+pub const VERIFIED_CAPACITY: usize = 4096;
+
 /// Signs and checks tokens with one secret.
 #[derive(Clone)]
 pub struct JwtKeys {
@@ -24,6 +30,10 @@ pub struct JwtKeys {
     pub issuer: String,
     pub audience: Option<String>,
     pub ttl_secs: i64,
+    /// Tokens whose signature, algorithm, issuer and audience checked out, with their
+    /// claims: none of that can change for a given token, so only its expiry is checked
+    /// again (a front end sends the same token with every request until it expires).
+    verified: Arc<Mutex<HashMap<String, Claims>>>,
 }
 
 impl JwtKeys {
@@ -34,6 +44,7 @@ impl JwtKeys {
             issuer,
             audience,
             ttl_secs,
+            verified: Arc::default(),
         }
     }
 
@@ -52,8 +63,30 @@ impl JwtKeys {
     }
 
     /// The claims of a valid token: HS256 only (so `none` and RS/ES tokens fail), right
-    /// issuer and audience, not expired.
+    /// issuer and audience, not expired (against the system clock, as jsonwebtoken checks).
     pub fn verify(&self, token: &str) -> AppResult<Claims> {
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        {
+            let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+            match verified.get(token) {
+                Some(c) if c.exp >= now => return Ok(c.clone()),
+                Some(_) => {
+                    verified.remove(token);
+                }
+                None => {}
+            }
+        }
+        let claims = self.check(token)?;
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(token.to_string(), claims.clone());
+        Ok(claims)
+    }
+
+    /// The full check of [`JwtKeys::verify`]: signature, algorithm, claims, expiry.
+    fn check(&self, token: &str) -> AppResult<Claims> {
         let mut v = Validation::new(Algorithm::HS256);
         v.leeway = 0;
         v.set_issuer(&[self.issuer.as_str()]);
@@ -174,5 +207,28 @@ mod tests {
         assert!(k
             .verify(&other_aud.issue("u", "sales", now()).unwrap())
             .is_err());
+    }
+
+    #[test]
+    fn a_verified_token_is_refused_once_it_expires() {
+        let k = keys();
+        // Expires one second from now: verified (and kept) now, refused once past it.
+        let t = k.issue("u1", "sales", now() - 3600 + 1).unwrap();
+        assert!(k.verify(&t).is_ok());
+        assert!(k.verify(&t).is_ok(), "served from the memo");
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert!(k.verify(&t).is_err());
+    }
+
+    #[test]
+    fn a_changed_copy_of_a_verified_token_is_checked_in_full() {
+        let k = keys();
+        let t = k.issue("u1", "sales", now()).unwrap();
+        assert!(k.verify(&t).is_ok());
+        let (rest, signature) = t.rsplit_once('.').unwrap();
+        let flipped = if signature.starts_with('A') { "B" } else { "A" };
+        let forged = format!("{rest}.{flipped}{}", &signature[1..]);
+        assert!(k.verify(&forged).is_err());
+        assert!(k.verify(&t).is_ok());
     }
 }
