@@ -85,6 +85,20 @@ pub fn services(settings: &Settings, db: Db, clock: Arc<dyn Clock>) -> AppResult
         settings.jwt_ttl_secs,
     );
     let sole_writer = db.backend() == crate::store::Backend::Sqlite;
+    let callers = Arc::new(crate::auth::callers::CallerCache::new(sole_writer));
+    let callers_listener = if sole_writer {
+        None
+    } else {
+        use crate::store::listen::{Heard, Listener, CALLERS};
+        let cache = callers.clone();
+        let listener =
+            Listener::spawn(&settings.database_url, CALLERS, move |heard| match heard {
+                Heard::Listening => cache.resume(),
+                Heard::Notified => cache.forget_all(),
+                Heard::Lost => cache.suspend(),
+            })?;
+        Some(Arc::new(listener))
+    };
     Ok(Services {
         db,
         clock,
@@ -98,7 +112,8 @@ pub fn services(settings: &Settings, db: Db, clock: Arc<dyn Clock>) -> AppResult
             settings.report_wait,
         ),
         report_cache: crate::service::ReportCache::new(settings.report_cache_ttl),
-        callers: Arc::new(crate::auth::callers::CallerCache::new(sole_writer)),
+        callers,
+        callers_listener,
     })
 }
 

@@ -64,8 +64,10 @@ pub struct Services {
     pub report_slots: ReportSlots,
     /// Reports computed in the last `CRMFLOW_REPORT_CACHE_SECS` on this instance.
     pub report_cache: ReportCache,
-    /// Callers resolved recently (kept only where this process is the database's one writer).
+    /// Callers resolved recently (see [`crate::auth::callers`]).
     pub callers: Arc<crate::auth::callers::CallerCache>,
+    /// PostgreSQL: hears other instances' changes to users and keys while any clone lives.
+    pub callers_listener: Option<Arc<crate::store::listen::Listener>>,
 }
 
 /// Recently computed reports, by request (see [`Services::report`]). Dashboards ask for
@@ -536,6 +538,9 @@ pub fn run_in_transaction<T>(
         let out = f(&mut uow)?;
         resolve_accounts(uow.conn, &mut uow.events)?;
         crate::store::journal::append(uow.conn, &uow.audits, &uow.events)?;
+        if uow.changes_callers() {
+            crate::store::listen::notify(uow.conn, crate::store::listen::CALLERS)?;
+        }
         Ok(out)
     })
 }

@@ -30,6 +30,7 @@ pub mod idempotency;
 pub mod imports;
 pub mod journal;
 pub mod leads;
+pub mod listen;
 pub mod lookup;
 pub mod opportunities;
 pub mod quotes;

@@ -2,7 +2,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, ADMIN_PASSWORD, JWT_SECRET, PASSWORD};
+use crate::helpers::{is_postgres, spawn_app, spawn_on, ADMIN_PASSWORD, JWT_SECRET, PASSWORD};
 
 #[actix_web::test]
 async fn login_returns_a_bearer_token_that_identifies_the_user() {
@@ -239,6 +239,47 @@ async fn a_deactivated_user_loses_access_at_once() {
         )
         .await;
     login.assert_problem(401, "unauthorized");
+}
+
+/// PostgreSQL, several instances: each keeps its callers in memory and hears the others'
+/// changes to users and keys (SQLite has one instance).
+#[actix_web::test]
+async fn a_user_changed_through_one_instance_loses_access_through_another() {
+    let app = spawn_app().await;
+    if !is_postgres(&app.database_url) {
+        return;
+    }
+    let other = spawn_on(app.database_url.clone()).await;
+    let (id, token) = app.user("sam", "sales", None).await;
+    // `other` listens within milliseconds of starting; from then on it keeps Sam.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        assert_eq!(other.get("/me", &token).await.status, 200);
+    }
+    let r = app
+        .patch(
+            &format!("/users/{id}"),
+            &app.admin,
+            json!({"active": false}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Heard within the listener's poll; bounded so a lost notification fails the test.
+    let mut refused = false;
+    for _ in 0..40 {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        let r = other.get("/me", &token).await;
+        if r.status == 401 {
+            r.assert_problem(401, "unauthorized");
+            refused = true;
+            break;
+        }
+    }
+    assert!(
+        refused,
+        "the other instance still serves a deactivated user"
+    );
 }
 
 #[actix_web::test]
