@@ -14,6 +14,14 @@ use crate::service::reports::{
     self as svc, ActionsReport, DataHealthReport, LeadFunnelReport, LeadHealthReport,
     LeadResponseReport, PipelineReport, ReportParams, ServiceReport,
 };
+use crate::service::Figures;
+
+/// A report's figures as their JSON document, written once per computation.
+fn figures<T: serde::Serialize>(r: Figures<T>) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(r.json()?))
+}
 
 const IF_MATCH: &str = "Expected version, e.g. \"3\"";
 
@@ -56,7 +64,7 @@ pub async fn lead_response(
     q: web::Query<ReportQuery>,
 ) -> AppResult<HttpResponse> {
     let r = svc::lead_response(&state.services, &auth.0, q.into_inner().params()?).await?;
-    Ok(HttpResponse::Ok().json(r))
+    figures(r)
 }
 
 /// Lead funnel of the leads created in the period: counts by current status and by
@@ -70,7 +78,7 @@ pub async fn lead_funnel(
     q: web::Query<ReportQuery>,
 ) -> AppResult<HttpResponse> {
     let r = svc::lead_funnel(&state.services, &auth.0, q.into_inner().params()?).await?;
-    Ok(HttpResponse::Ok().json(r))
+    figures(r)
 }
 
 /// Follow-up discipline: required-action coverage (leads accepted within their claim
@@ -87,7 +95,7 @@ pub async fn actions(
     q: web::Query<ReportQuery>,
 ) -> AppResult<HttpResponse> {
     let r = svc::actions(&state.services, &auth.0, q.into_inner().params()?).await?;
-    Ok(HttpResponse::Ok().json(r))
+    figures(r)
 }
 
 /// Pipeline: weighted forecast and per-stage count/amount of the open deals now, mean days
@@ -104,7 +112,7 @@ pub async fn pipeline(
     q: web::Query<ReportQuery>,
 ) -> AppResult<HttpResponse> {
     let r = svc::pipeline(&state.services, &auth.0, q.into_inner().params()?).await?;
-    Ok(HttpResponse::Ok().json(r))
+    figures(r)
 }
 
 /// Service of the work orders created in the period, overall and by team: closure rate
@@ -119,7 +127,7 @@ pub async fn service(
     q: web::Query<ReportQuery>,
 ) -> AppResult<HttpResponse> {
     let r = svc::service(&state.services, &auth.0, q.into_inner().params()?).await?;
-    Ok(HttpResponse::Ok().json(r))
+    figures(r)
 }
 
 /// Data health: suspected duplicate leads and accounts not merged, and the share of
@@ -133,7 +141,7 @@ pub async fn data_health(
     q: web::Query<ReportQuery>,
 ) -> AppResult<HttpResponse> {
     let r = svc::data_health(&state.services, &auth.0, q.into_inner().params()?).await?;
-    Ok(HttpResponse::Ok().json(r))
+    figures(r)
 }
 
 /// The daily lead-health digest on demand: the 10 open leads longest without an activity,
@@ -148,7 +156,7 @@ pub async fn lead_health_daily(
     q: web::Query<ReportQuery>,
 ) -> AppResult<HttpResponse> {
     let r = svc::lead_health_daily(&state.services, &auth.0, q.into_inner().params()?).await?;
-    Ok(HttpResponse::Ok().json(r))
+    figures(r)
 }
 
 /// Defines a custom field (admin). From the first definition on, the entity's `custom{}`

@@ -96,7 +96,60 @@ struct CacheSlot {
 
 struct CachedReport {
     at: std::time::Instant,
+    /// The [`Figures`] of the report's type.
     value: Arc<dyn std::any::Any + Send + Sync>,
+}
+
+/// A report's figures as computed once, shared by every request the cache answers with
+/// them; their JSON document is written on first use and then served as written.
+pub struct Figures<T> {
+    value: Arc<T>,
+    json: Arc<std::sync::OnceLock<Result<bytes::Bytes, String>>>,
+}
+
+impl<T> Clone for Figures<T> {
+    fn clone(&self) -> Self {
+        Figures {
+            value: self.value.clone(),
+            json: self.json.clone(),
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Figures<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value.fmt(f)
+    }
+}
+
+impl<T> std::ops::Deref for Figures<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T> Figures<T> {
+    fn new(value: T) -> Figures<T> {
+        Figures {
+            value: Arc::new(value),
+            json: Arc::default(),
+        }
+    }
+}
+
+impl<T: serde::Serialize> Figures<T> {
+    /// The figures as a JSON document (written once per computation).
+    pub fn json(&self) -> AppResult<bytes::Bytes> {
+        self.json
+            .get_or_init(|| {
+                serde_json::to_vec(&*self.value)
+                    .map(bytes::Bytes::from)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(AppError::internal)
+    }
 }
 
 /// Distinct requests kept before stale entries are dropped.
@@ -350,14 +403,14 @@ impl Services {
     /// within the cache's time to live, else computed by `f` with a read connection once
     /// a report slot is free. One computation per key at a time; figures past half their
     /// time to live are answered and computed anew by `f` in the background.
-    pub async fn report<T, F>(&self, key: String, f: F) -> AppResult<T>
+    pub async fn report<T, F>(&self, key: String, f: F) -> AppResult<Figures<T>>
     where
         F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
-        T: Clone + Send + Sync + 'static,
+        T: Send + Sync + 'static,
     {
         let cache = &self.report_cache;
         if cache.ttl.is_zero() {
-            return self.compute_report(f).await;
+            return self.compute_report(f).await.map(Figures::new);
         }
         let entry = cache.entry(key);
         let mut cached = tokio::time::timeout(self.report_slots.wait, entry.figures.lock())
@@ -368,7 +421,7 @@ impl Services {
         if let Some((hit, due)) = cached
             .as_ref()
             .filter(|c| cache.fresh(c))
-            .and_then(|c| Some((c.value.downcast_ref::<T>()?.clone(), cache.due(c))))
+            .and_then(|c| Some((c.value.downcast_ref::<Figures<T>>()?.clone(), cache.due(c))))
         {
             drop(cached);
             if due
@@ -380,12 +433,12 @@ impl Services {
             }
             return Ok(hit);
         }
-        let value = self.compute_report(f).await?;
+        let figures = Figures::new(self.compute_report(f).await?);
         *cached = Some(CachedReport {
             at: std::time::Instant::now(),
-            value: Arc::new(value.clone()),
+            value: Arc::new(figures.clone()),
         });
-        Ok(value)
+        Ok(figures)
     }
 
     /// Computes `entry`'s figures anew on a spawned task; the figures in place keep
@@ -393,7 +446,7 @@ impl Services {
     fn refresh_report<T, F>(&self, entry: CacheEntry, f: F)
     where
         F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
-        T: Clone + Send + Sync + 'static,
+        T: Send + Sync + 'static,
     {
         let svc = self.clone();
         tokio::spawn(async move {
@@ -401,7 +454,7 @@ impl Services {
                 Ok(value) => {
                     *entry.figures.lock().await = Some(CachedReport {
                         at: std::time::Instant::now(),
-                        value: Arc::new(value),
+                        value: Arc::new(Figures::new(value)),
                     });
                 }
                 Err(e) => log::warn!("a report's figures were not refreshed: {e}"),
@@ -605,7 +658,24 @@ mod tests {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use super::{CachedReport, ReportCache, ReportSlots, REPORT_CACHE_KEYS};
+    use super::{CachedReport, Figures, ReportCache, ReportSlots, REPORT_CACHE_KEYS};
+
+    #[test]
+    fn figures_are_written_as_json_once_for_every_request_they_answer() {
+        let figures = Figures::new(serde_json::json!({"count": 3, "stage": "报价"}));
+        let first = figures.clone().json().unwrap();
+        let again = figures.json().unwrap();
+        assert_eq!(
+            std::str::from_utf8(&first).unwrap(),
+            r#"{"count":3,"stage":"报价"}"#
+        );
+        assert_eq!(
+            first.as_ptr(),
+            again.as_ptr(),
+            "the same bytes, not written again"
+        );
+        assert_eq!(figures["count"], 3);
+    }
 
     #[tokio::test]
     async fn a_full_report_cache_drops_stale_requests_but_not_one_in_use() {

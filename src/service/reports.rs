@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{Ctx, Services, Uow};
+use super::{Ctx, Figures, Services, Uow};
 use crate::auth::Principal;
 use crate::domain::activity::{Action, ActivityRules};
 use crate::domain::lead::LeadStatus;
@@ -139,7 +139,7 @@ pub async fn lead_response(
     svc: &Services,
     ctx: &Ctx,
     p: ReportParams,
-) -> AppResult<LeadResponseReport> {
+) -> AppResult<Figures<LeadResponseReport>> {
     let f = sales_filters(&ctx.principal, &p)?;
     let key = cache_key("lead-response", &f.scope, &p);
     let (per, _) = period(svc.now().timestamp_millis(), &p, false)?;
@@ -200,7 +200,7 @@ pub async fn lead_funnel(
     svc: &Services,
     ctx: &Ctx,
     p: ReportParams,
-) -> AppResult<LeadFunnelReport> {
+) -> AppResult<Figures<LeadFunnelReport>> {
     let f = sales_filters(&ctx.principal, &p)?;
     let key = cache_key("lead-funnel", &f.scope, &p);
     let (per, _) = period(svc.now().timestamp_millis(), &p, false)?;
@@ -276,7 +276,11 @@ pub struct ActionsReport {
     pub leads_per_rep: Option<f64>,
 }
 
-pub async fn actions(svc: &Services, ctx: &Ctx, p: ReportParams) -> AppResult<ActionsReport> {
+pub async fn actions(
+    svc: &Services,
+    ctx: &Ctx,
+    p: ReportParams,
+) -> AppResult<Figures<ActionsReport>> {
     let f = sales_filters(&ctx.principal, &p)?;
     let key = cache_key("actions", &f.scope, &p);
     let (per, _) = period(svc.now().timestamp_millis(), &p, false)?;
@@ -391,7 +395,11 @@ fn gated_actions(
     Ok(out)
 }
 
-pub async fn pipeline(svc: &Services, ctx: &Ctx, p: ReportParams) -> AppResult<PipelineReport> {
+pub async fn pipeline(
+    svc: &Services,
+    ctx: &Ctx,
+    p: ReportParams,
+) -> AppResult<Figures<PipelineReport>> {
     let f = sales_filters(&ctx.principal, &p)?;
     let key = cache_key("pipeline", &f.scope, &p);
     let (per, _) = period(svc.now().timestamp_millis(), &p, false)?;
@@ -538,7 +546,11 @@ fn service_figures(rows: &[&store::ServiceRow]) -> ServiceFigures {
     }
 }
 
-pub async fn service(svc: &Services, ctx: &Ctx, p: ReportParams) -> AppResult<ServiceReport> {
+pub async fn service(
+    svc: &Services,
+    ctx: &Ctx,
+    p: ReportParams,
+) -> AppResult<Figures<ServiceReport>> {
     let scope = super::work_orders::scope_of(&ctx.principal);
     let key = cache_key("service", &scope, &p);
     if matches!(scope, WorkOrderScope::Nothing) {
@@ -624,7 +636,7 @@ pub async fn data_health(
     svc: &Services,
     ctx: &Ctx,
     p: ReportParams,
-) -> AppResult<DataHealthReport> {
+) -> AppResult<Figures<DataHealthReport>> {
     let f = sales_filters(&ctx.principal, &p)?;
     let key = cache_key("data-health", &f.scope, &p);
     let (per, all) = period(svc.now().timestamp_millis(), &p, true)?;
@@ -742,7 +754,7 @@ pub async fn lead_health_daily(
     svc: &Services,
     ctx: &Ctx,
     mut p: ReportParams,
-) -> AppResult<LeadHealthReport> {
+) -> AppResult<Figures<LeadHealthReport>> {
     let f = sales_filters(&ctx.principal, &p)?;
     let key = cache_key("lead-health-daily", &f.scope, &p);
     let now = svc.now().timestamp_millis();

@@ -1429,7 +1429,7 @@ async fn a_report_its_caller_gave_up_on_keeps_its_slot_until_the_query_ends() {
         let mut answer = None;
         for _ in 0..100 {
             if let Ok(v) = svc.report("other".into(), |_| Ok(2)).await {
-                answer = Some(v);
+                answer = Some(*v);
                 break;
             }
             actix_web::rt::time::sleep(Duration::from_millis(20)).await;
@@ -1448,7 +1448,7 @@ async fn a_report_asked_for_steadily_is_computed_anew_while_its_figures_still_se
     let mut settings = test_settings(&url);
     settings.report_cache_ttl = Duration::from_secs(2);
     let svc = services_on(&settings).await;
-    assert_eq!(svc.report("k".into(), |_| Ok(1)).await.unwrap(), 1);
+    assert_eq!(*svc.report("k".into(), |_| Ok(1)).await.unwrap(), 1);
 
     // Past half the time to live: answered at once with the figures in place while newer
     // ones are computed (this computation waits until the test lets it finish).
@@ -1463,13 +1463,13 @@ async fn a_report_asked_for_steadily_is_computed_anew_while_its_figures_still_se
     )
     .await
     .expect("the request does not wait for the new figures");
-    assert_eq!(answered.unwrap(), 1);
+    assert_eq!(*answered.unwrap(), 1);
     // One computation in the background: meanwhile the figures in place serve.
-    assert_eq!(svc.report("k".into(), |_| Ok(99)).await.unwrap(), 1);
+    assert_eq!(*svc.report("k".into(), |_| Ok(99)).await.unwrap(), 1);
     finish.send(()).unwrap();
     let mut newer = None;
     for _ in 0..100 {
-        let v = svc.report("k".into(), |_| Ok(99)).await.unwrap();
+        let v = *svc.report("k".into(), |_| Ok(99)).await.unwrap();
         if v != 1 {
             newer = Some(v);
             break;
