@@ -21,7 +21,7 @@ for BACKEND in $BACKENDS; do
     start_server "$BACKEND"
     eval "$(python3 bench/seed.py --port "$PORT" --password "$PASS" --leads "$LEADS" --ids-file "$OUT/lead_ids.txt")"
     export TOKEN LEAD_ID OWNER_ID REPS LEAD_IDS_FILE=$OUT/lead_ids.txt
-    printf "seed\t%s\t%s\t-\t-\t-\t-\n" "$BACKEND" "$SEED_RATE" >> "$OUT/table.tsv"
+    printf "seed\t%s\t%s\t-\t-\t-\t-\t-\n" "$BACKEND" "$SEED_RATE" >> "$OUT/table.tsv"
     H=http://127.0.0.1:$PORT
     wrk_row "GET /healthz" "$H/healthz"
     wrk_row "POST /leads" -s bench/create_lead.lua "$H"
