@@ -89,11 +89,11 @@ pub fn services(settings: &Settings, db: Db, clock: Arc<dyn Clock>) -> AppResult
     let callers_listener = if sole_writer {
         None
     } else {
-        use crate::store::listen::{Heard, Listener, CALLERS};
+        use crate::store::listen::{Heard, Listener, CALLERS, VOUCHES_FOR};
         let cache = callers.clone();
         let listener =
             Listener::spawn(&settings.database_url, CALLERS, move |heard| match heard {
-                Heard::Listening => cache.resume(),
+                Heard::Listening => cache.renew(VOUCHES_FOR),
                 Heard::Notified => cache.forget_all(),
                 Heard::Lost => cache.suspend(),
             })?;

@@ -10,12 +10,15 @@
 //! - PostgreSQL: several instances may write. Each does the same for its own writes, and
 //!   such a transaction also notifies the others (`store::listen::CALLERS`), which start
 //!   a new generation when they hear it: within [`crate::store::listen::POLL`] of the
-//!   commit. The cache is on only while the instance listens ([`CallerCache::resume`],
-//!   [`CallerCache::suspend`]), since a change made while it did not listen is never heard.
+//!   commit. The cache is on only while the listener vouches that it hears
+//!   ([`CallerCache::renew`], a lease it renews after each check of its connection;
+//!   [`CallerCache::suspend`] when the connection fails), since a change made while it did
+//!   not listen is never heard.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::Principal;
 
@@ -23,17 +26,23 @@ use super::Principal;
 pub const CAPACITY: usize = 4096;
 
 pub struct CallerCache {
-    enabled: AtomicBool,
+    /// On for good (the database has no other writer), else only while leased.
+    always: bool,
+    base: Instant,
+    /// Nanoseconds after `base` until which changes are known to be heard (0: not).
+    leased_until: AtomicU64,
     generation: AtomicU64,
     entries: Mutex<HashMap<String, (u64, Principal)>>,
 }
 
 impl CallerCache {
-    /// A cache that keeps callers from the start when `enabled` (the database has no other
-    /// writer), else from [`CallerCache::resume`] on.
-    pub fn new(enabled: bool) -> CallerCache {
+    /// A cache that keeps callers from the start and for good when `always` (the database
+    /// has no other writer), else while [`CallerCache::renew`]'s lease runs.
+    pub fn new(always: bool) -> CallerCache {
         CallerCache {
-            enabled: AtomicBool::new(enabled),
+            always,
+            base: Instant::now(),
+            leased_until: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             entries: Mutex::new(HashMap::new()),
         }
@@ -75,21 +84,30 @@ impl CallerCache {
         entries.clear();
     }
 
-    /// Starts keeping callers: every change from now on will be heard. What was read
-    /// before may predate a change that was not, so it is forgotten first.
-    pub fn resume(&self) {
-        self.forget_all();
-        self.enabled.store(true, Ordering::Release);
+    /// Keeps callers for `lease` from now: every change until then will be heard. When
+    /// the previous lease had run out, what was read before may predate a change that was
+    /// not heard, so it is forgotten first.
+    pub fn renew(&self, lease: Duration) {
+        if !self.leased() {
+            self.forget_all();
+        }
+        let until = self.base.elapsed() + lease;
+        self.leased_until
+            .store(until.as_nanos() as u64, Ordering::Release);
     }
 
     /// Stops keeping callers (changes are no longer heard) and forgets those kept.
     pub fn suspend(&self) {
-        self.enabled.store(false, Ordering::Release);
+        self.leased_until.store(0, Ordering::Release);
         self.forget_all();
     }
 
     fn enabled(&self) -> bool {
-        self.enabled.load(Ordering::Acquire)
+        self.always || self.leased()
+    }
+
+    fn leased(&self) -> bool {
+        (self.base.elapsed().as_nanos() as u64) < self.leased_until.load(Ordering::Acquire)
     }
 }
 
@@ -144,11 +162,15 @@ mod tests {
         assert!(cache.get("user:u1").is_none());
     }
 
+    const LEASE: Duration = Duration::from_secs(60);
+
     #[test]
-    fn a_suspended_cache_forgets_and_keeps_nothing_until_resumed() {
+    fn a_suspended_cache_forgets_and_keeps_nothing_until_renewed() {
         let cache = CallerCache::new(false);
         let before = cache.generation();
-        cache.resume();
+        cache.keep("user:u0".into(), before, caller(Role::Admin));
+        assert!(cache.get("user:u0").is_none(), "not leased yet");
+        cache.renew(LEASE);
         cache.keep("user:u1".into(), before, caller(Role::Admin));
         assert!(cache.get("user:u1").is_none(), "read before resuming");
         cache.keep("user:u1".into(), cache.generation(), caller(Role::Admin));
@@ -158,9 +180,33 @@ mod tests {
         assert!(cache.get("user:u1").is_none());
         cache.keep("user:u2".into(), cache.generation(), caller(Role::Sales));
         assert!(cache.get("user:u2").is_none());
-        cache.resume();
+        cache.renew(LEASE);
         cache.keep("user:u3".into(), read_in, caller(Role::Sales));
         assert!(cache.get("user:u3").is_none(), "read before the suspension");
+    }
+
+    #[test]
+    fn a_lease_that_runs_out_switches_the_cache_off_until_renewed() {
+        let cache = CallerCache::new(false);
+        cache.renew(Duration::from_millis(50));
+        let read_in = cache.generation();
+        cache.keep("user:u1".into(), read_in, caller(Role::Admin));
+        assert!(cache.get("user:u1").is_some());
+        // A renewal within the lease keeps what is kept.
+        cache.renew(Duration::from_millis(50));
+        assert!(cache.get("user:u1").is_some());
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(cache.get("user:u1").is_none(), "the lease ran out");
+        cache.keep("user:u2".into(), cache.generation(), caller(Role::Admin));
+        assert!(cache.get("user:u2").is_none());
+        // Renewed after it ran out: what was read before is forgotten.
+        cache.renew(LEASE);
+        assert!(cache.get("user:u1").is_none());
+        cache.keep("user:u1".into(), read_in, caller(Role::Admin));
+        assert!(
+            cache.get("user:u1").is_none(),
+            "read before the lease ran out"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! process, so there is nothing to hear and [`notify`] does nothing.
 
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
@@ -25,6 +25,14 @@ pub const POLL: Duration = Duration::from_millis(10);
 /// How long the listener waits before connecting again after losing its connection.
 pub const RETRY: Duration = Duration::from_secs(1);
 
+/// How often the listener checks its connection with a query. Closing a connection shows
+/// at the next look for notifications; a connection cut silently (a network partition, no
+/// FIN) shows only when the check does not come back.
+pub const CHECK: Duration = Duration::from_secs(1);
+
+/// How long a [`Heard::Listening`] vouches that changes are heard: three checks.
+pub const VOUCHES_FOR: Duration = Duration::from_secs(3);
+
 /// Sends a notification on `channel`, delivered when the current transaction commits.
 pub fn notify(conn: &mut DbConnection, channel: &str) -> diesel::QueryResult<()> {
     match conn {
@@ -39,8 +47,9 @@ pub fn notify(conn: &mut DbConnection, channel: &str) -> diesel::QueryResult<()>
 /// What the listener tells its owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Heard {
-    /// The listener (re)connected and listens: notifications from here on are heard;
-    /// whatever changed before may not have been.
+    /// The listener listens, on connecting and after each check of its connection:
+    /// notifications are heard for [`VOUCHES_FOR`] from now (whatever changed before it
+    /// connected may not have been).
     Listening,
     /// One or more notifications arrived.
     Notified,
@@ -49,8 +58,8 @@ pub enum Heard {
 }
 
 /// A thread that listens on one channel with a connection of its own and reports what it
-/// hears to `on`. It connects again after [`RETRY`] whenever the connection fails, and ends
-/// when this handle is dropped.
+/// hears to `on`. It checks the connection every [`CHECK`], connects again after [`RETRY`]
+/// whenever the connection fails, and ends when this handle is dropped.
 pub struct Listener {
     _stop: Sender<()>,
 }
@@ -67,6 +76,7 @@ impl Listener {
             .name(format!("listen-{channel_name}"))
             .spawn(move || {
                 let mut conn: Option<PgConnection> = None;
+                let mut checked = Instant::now();
                 let mut wait = Duration::ZERO;
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
                     wait = POLL;
@@ -74,6 +84,7 @@ impl Listener {
                         None => match listen(&url, channel_name) {
                             Ok(c) => {
                                 conn = Some(c);
+                                checked = Instant::now();
                                 on(Heard::Listening);
                             }
                             Err(e) => {
@@ -81,7 +92,14 @@ impl Listener {
                                 wait = RETRY;
                             }
                         },
-                        Some(c) => match drain(c) {
+                        Some(c) => match drain(c).and_then(|n| {
+                            if checked.elapsed() >= CHECK {
+                                diesel::sql_query("SELECT 1").execute(c)?;
+                                checked = Instant::now();
+                                on(Heard::Listening);
+                            }
+                            Ok(n)
+                        }) {
                             Ok(0) => {}
                             Ok(_) => on(Heard::Notified),
                             Err(e) => {
@@ -99,11 +117,16 @@ impl Listener {
     }
 }
 
+/// `application_name` of a listener's session (how it shows in `pg_stat_activity`).
+pub const APPLICATION_NAME: &str = "crmflow listener";
+
 fn listen(url: &str, channel_name: &str) -> diesel::ConnectionResult<PgConnection> {
+    use diesel::connection::SimpleConnection;
     let mut conn = PgConnection::establish(url)?;
-    diesel::sql_query(format!("LISTEN {channel_name}"))
-        .execute(&mut conn)
-        .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+    conn.batch_execute(&format!(
+        "SET application_name = '{APPLICATION_NAME}'; LISTEN {channel_name}"
+    ))
+    .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
     Ok(conn)
 }
 

@@ -282,6 +282,52 @@ async fn a_user_changed_through_one_instance_loses_access_through_another() {
     );
 }
 
+/// PostgreSQL: an instance whose listener loses its connection stops keeping callers, so a
+/// change it cannot hear of (here one made under the API, which notifies no one) still
+/// applies to its next request.
+#[actix_web::test]
+async fn an_instance_that_stops_hearing_changes_stops_keeping_callers() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    if !is_postgres(&app.database_url) {
+        return;
+    }
+    let (_, token) = app.user("sam", "sales", None).await;
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/me", &token).await.status, 200);
+    }
+    let mut conn = crate::helpers::raw_conn(&app);
+    let terminated = diesel::sql_query(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = '{}'",
+        crmflow::store::listen::APPLICATION_NAME
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    assert_eq!(terminated, 1, "the instance's listener");
+    diesel::sql_query("UPDATE users SET active = false WHERE username = 'sam'")
+        .execute(&mut conn)
+        .unwrap();
+    let mut refused = false;
+    for _ in 0..40 {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        if app.get("/me", &token).await.status == 401 {
+            refused = true;
+            break;
+        }
+    }
+    assert!(
+        refused,
+        "a caller kept while changes went unheard is still served"
+    );
+    // Listening again (after a second), it does not bring back what it kept before.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1500)).await;
+    app.get("/me", &token)
+        .await
+        .assert_problem(401, "unauthorized");
+}
+
 #[actix_web::test]
 async fn the_last_active_admin_can_be_neither_demoted_nor_deactivated() {
     let app = spawn_app().await;
