@@ -219,15 +219,7 @@ async fn a_deactivated_user_loses_access_at_once() {
     let app = spawn_app().await;
     let (id, token) = app.user("sam", "sales", None).await;
     assert_eq!(app.get("/me", &token).await.status, 200);
-    let r = app
-        .patch(
-            &format!("/users/{id}"),
-            &app.admin,
-            json!({"active": false}),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    deactivate(&app, &id).await;
     app.get("/me", &token)
         .await
         .assert_problem(401, "unauthorized");
@@ -241,6 +233,39 @@ async fn a_deactivated_user_loses_access_at_once() {
     login.assert_problem(401, "unauthorized");
 }
 
+async fn deactivate(app: &crate::helpers::TestApp, id: &str) {
+    let r = app
+        .patch(
+            &format!("/users/{id}"),
+            &app.admin,
+            json!({"active": false}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// Whether `app` refuses `token` within 2 s (a bound, so that a change never heard fails).
+async fn refused_soon(app: &crate::helpers::TestApp, token: &str) -> bool {
+    for _ in 0..40 {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        let r = app.get("/me", token).await;
+        if r.status == 401 {
+            r.assert_problem(401, "unauthorized");
+            return true;
+        }
+    }
+    false
+}
+
+/// Keeps `token`'s caller in `app` (asked for after its listener has started).
+async fn warm(app: &crate::helpers::TestApp, token: &str) {
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/me", token).await.status, 200);
+    }
+}
+
 /// PostgreSQL, several instances: each keeps its callers in memory and hears the others'
 /// changes to users and keys (SQLite has one instance).
 #[actix_web::test]
@@ -251,33 +276,10 @@ async fn a_user_changed_through_one_instance_loses_access_through_another() {
     }
     let other = spawn_on(app.database_url.clone()).await;
     let (id, token) = app.user("sam", "sales", None).await;
-    // `other` listens within milliseconds of starting; from then on it keeps Sam.
-    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
-    for _ in 0..3 {
-        assert_eq!(other.get("/me", &token).await.status, 200);
-    }
-    let r = app
-        .patch(
-            &format!("/users/{id}"),
-            &app.admin,
-            json!({"active": false}),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    // Heard within the listener's poll; bounded so a lost notification fails the test.
-    let mut refused = false;
-    for _ in 0..40 {
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
-        let r = other.get("/me", &token).await;
-        if r.status == 401 {
-            r.assert_problem(401, "unauthorized");
-            refused = true;
-            break;
-        }
-    }
+    warm(&other, &token).await;
+    deactivate(&app, &id).await;
     assert!(
-        refused,
+        refused_soon(&other, &token).await,
         "the other instance still serves a deactivated user"
     );
 }
@@ -293,10 +295,7 @@ async fn an_instance_that_stops_hearing_changes_stops_keeping_callers() {
         return;
     }
     let (_, token) = app.user("sam", "sales", None).await;
-    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
-    for _ in 0..3 {
-        assert_eq!(app.get("/me", &token).await.status, 200);
-    }
+    warm(&app, &token).await;
     let mut conn = crate::helpers::raw_conn(&app);
     let terminated = diesel::sql_query(format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
@@ -309,16 +308,8 @@ async fn an_instance_that_stops_hearing_changes_stops_keeping_callers() {
     diesel::sql_query("UPDATE users SET active = false WHERE username = 'sam'")
         .execute(&mut conn)
         .unwrap();
-    let mut refused = false;
-    for _ in 0..40 {
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
-        if app.get("/me", &token).await.status == 401 {
-            refused = true;
-            break;
-        }
-    }
     assert!(
-        refused,
+        refused_soon(&app, &token).await,
         "a caller kept while changes went unheard is still served"
     );
     // Listening again (after a second), it does not bring back what it kept before.
