@@ -193,12 +193,35 @@ fn same(a: &Option<String>, b: &Option<String>) -> bool {
     a.is_some() && a == b
 }
 
-/// How `probe` matches `other`, if it does.
-pub fn compare(probe: &Keys, other: &Keys) -> Option<DupMatch> {
-    let sim = match (&probe.company_key, &other.company_key) {
+fn similarity(probe: &Keys, other: &Keys) -> f64 {
+    match (&probe.company_key, &other.company_key) {
         (Some(a), Some(b)) => company_similarity(a, b),
         _ => 0.0,
-    };
+    }
+}
+
+/// Whether `probe` matches `other`, and the similarity the match has (1 on the same phone
+/// or e-mail, else how similar the companies are), without building the match: for
+/// screening and ranking many candidates. [`compare`] answers a match of this similarity
+/// exactly when this answers one.
+pub fn screen(probe: &Keys, other: &Keys) -> Option<f64> {
+    rank(probe, other, similarity(probe, other))
+}
+
+fn rank(probe: &Keys, other: &Keys, sim: f64) -> Option<f64> {
+    if same(&probe.phone, &other.phone) || same(&probe.email, &other.email) {
+        Some(1.0)
+    } else if sim >= SIMILARITY_THRESHOLD {
+        Some((sim * 1000.0).round() / 1000.0)
+    } else {
+        None
+    }
+}
+
+/// How `probe` matches `other`, if it does.
+pub fn compare(probe: &Keys, other: &Keys) -> Option<DupMatch> {
+    let sim = similarity(probe, other);
+    let similarity = rank(probe, other, sim)?;
     let similar_company = sim >= SIMILARITY_THRESHOLD;
     let mut on = Vec::new();
     if same(&probe.phone, &other.phone) {
@@ -216,10 +239,6 @@ pub fn compare(probe: &Keys, other: &Keys) -> Option<DupMatch> {
     if similar_company {
         on.push("company_name");
     }
-    if on.is_empty() {
-        return None;
-    }
-    let exact = on.iter().any(|k| *k == "phone" || *k == "email");
     let differences = COMPARED
         .iter()
         .filter_map(|f| {
@@ -234,11 +253,7 @@ pub fn compare(probe: &Keys, other: &Keys) -> Option<DupMatch> {
         .collect();
     Some(DupMatch {
         lead_id: other.id.clone(),
-        similarity: if exact {
-            1.0
-        } else {
-            (sim * 1000.0).round() / 1000.0
-        },
+        similarity,
         matched_on: on.into_iter().map(str::to_string).collect(),
         differences,
     })
@@ -331,5 +346,39 @@ mod tests {
         )
         .is_none());
         assert!(company_similarity("苏州恒锐精工", "苏州东方电气") < SIMILARITY_THRESHOLD);
+    }
+
+    #[test]
+    fn the_screening_check_agrees_with_the_comparison() {
+        let phones = [None, Some("13800138000"), Some("13900139000")];
+        let emails = [None, Some("li@hengrui.cn"), Some("wang@hengrui.cn")];
+        let companies = [
+            None,
+            Some("苏州恒锐精工有限公司"),
+            Some("恒锐精工"),
+            Some("苏州东方电气"),
+        ];
+        let mut all = Vec::new();
+        for p in phones {
+            for e in emails {
+                for c in companies {
+                    all.push(keys("k", p, e, c));
+                }
+            }
+        }
+        let mut matched = 0;
+        for a in &all {
+            for b in &all {
+                let m = compare(a, b);
+                assert_eq!(
+                    screen(a, b),
+                    m.as_ref().map(|m| m.similarity),
+                    "{a:?} vs {b:?}"
+                );
+                assert!(m.is_none_or(|m| !m.matched_on.is_empty()));
+                matched += usize::from(screen(a, b).is_some());
+            }
+        }
+        assert!(matched > 0 && matched < all.len() * all.len());
     }
 }

@@ -8,12 +8,15 @@ use super::leads::{LeadInput, LeadView};
 use super::{check_version, Ctx, Services};
 use crate::auth::policy::LEAD_WRITERS;
 use crate::auth::require_role;
-use crate::domain::dedup::{block_key, compare, DupMatch, Keys};
+use crate::domain::dedup::{block_key, compare, screen, DupMatch, Keys};
 use crate::domain::lead::LeadStatus;
 use crate::domain::role::RowScope;
 use crate::error::{AppError, AppResult};
 use crate::store::leads::{self, DedupRow, LeadRow, MatchRow};
 use crate::store::{activities, external_refs, DbConnection};
+
+/// Suspected duplicates listed per lead.
+const MAX_MATCHES: usize = 20;
 
 /// The matching keys of a lead (its matching columns).
 pub fn keys_of(row: &DedupRow) -> Keys {
@@ -83,7 +86,9 @@ pub fn backfill_blocks(conn: &mut DbConnection) -> AppResult<usize> {
     }
 }
 
-/// The suspected duplicates of `row` among stored leads, best first.
+/// The suspected duplicates of `row` among stored leads, best first (at most
+/// [`MAX_MATCHES`]). Candidates are screened and ranked on their matching keys; only the
+/// best are read whole, in rank order, until that many live ones are found.
 pub fn find(conn: &mut DbConnection, row: &LeadRow) -> AppResult<Vec<DupMatch>> {
     let probe = keys_of(&dedup_row(row));
     let block = row.company_key.as_deref().and_then(block_key);
@@ -94,25 +99,28 @@ pub fn find(conn: &mut DbConnection, row: &LeadRow) -> AppResult<Vec<DupMatch>> 
         row.email_domain.as_deref(),
         block.as_deref(),
     )?;
-    let matching: Vec<String> = candidates
+    let mut ranked: Vec<(f64, &str)> = candidates
         .iter()
         .filter(|c| c.id != row.id)
-        .filter(|c| compare(&probe, &match_keys(c)).is_some())
-        .map(|c| c.id.clone())
+        .filter_map(|c| screen(&probe, &match_keys(c)).map(|s| (s, c.id.as_str())))
         .collect();
-    if matching.is_empty() {
-        return Ok(Vec::new());
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    let mut found: Vec<DupMatch> = Vec::new();
+    for (_, id) in ranked {
+        if found.len() == MAX_MATCHES {
+            break;
+        }
+        // Not there when deleted or merged (a block's candidates are not checked before).
+        if let Some(m) = leads::dedup_row(conn, id)?.and_then(|c| compare(&probe, &keys_of(&c))) {
+            found.push(m);
+        }
     }
-    let mut found: Vec<DupMatch> = leads::dedup_rows(conn, &matching)?
-        .iter()
-        .filter_map(|c| compare(&probe, &keys_of(c)))
-        .collect();
+    // A block's candidate is screened on its company alone; read whole, it can rank higher.
     found.sort_by(|a, b| {
         b.similarity
             .total_cmp(&a.similarity)
             .then(a.lead_id.cmp(&b.lead_id))
     });
-    found.truncate(20);
     Ok(found)
 }
 

@@ -601,14 +601,16 @@ pub fn run_in_transaction<T>(
 /// Ties each event whose payload names no account to the account of its entity (as the
 /// transaction leaves it), for the account timeline.
 fn resolve_accounts(conn: &mut DbConnection, events: &mut [NewEvent]) -> AppResult<()> {
-    let mut known: Vec<((String, String), Option<String>)> = Vec::new();
+    // An import's batch holds a thousand events or more: looked up by key, not by scanning.
+    let mut known: std::collections::HashMap<(String, String), Option<String>> =
+        std::collections::HashMap::new();
     for e in events.iter_mut().filter(|e| e.account_id.is_none()) {
         let key = (e.entity.clone(), e.entity_id.clone());
-        e.account_id = match known.iter().find(|(k, _)| *k == key) {
-            Some((_, a)) => a.clone(),
+        e.account_id = match known.get(&key) {
+            Some(a) => a.clone(),
             None => {
                 let a = crate::store::timeline::account_of(conn, &e.entity, &e.entity_id)?;
-                known.push((key, a.clone()));
+                known.insert(key, a.clone());
                 a
             }
         };

@@ -309,12 +309,16 @@ pub struct MatchRow {
     pub email_domain: Option<String>,
 }
 
-/// Live, unmerged leads sharing a duplicate-matching key with the probe, found through the
-/// indexes on phone, e-mail, e-mail domain and company block (never a scan): only their
-/// matching keys, as most candidates of a company block do not match. Deleted and merged
-/// leads are dropped here rather than in the statement: with `deleted_at IS NULL` in it,
-/// PostgreSQL without statistics yet (a fresh database's first import) planned a bitmap
-/// over every live lead through the partial indexes on that condition, and kept that plan.
+/// Leads sharing a duplicate-matching key with the probe, found through the indexes on
+/// phone, e-mail, e-mail domain and company block (never a scan): only their matching
+/// keys, as most candidates of a company block do not match. A company block's leads
+/// come from its index alone (id and company key, no table row read: a block holds up to
+/// 200 leads and only a similar company makes one of them a match), so their other keys
+/// are left empty and whether they are live is left to [`dedup_row`]; the leads found by
+/// phone, e-mail or domain are live and unmerged. Those are dropped here rather than in
+/// the statement: with `deleted_at IS NULL` in it, PostgreSQL without statistics yet (a
+/// fresh database's first import) planned a bitmap over every live lead through the
+/// partial indexes on that condition, and kept that plan.
 pub fn dedup_candidates(
     conn: &mut DbConnection,
     phone: Option<&str>,
@@ -375,23 +379,33 @@ pub fn dedup_candidates(
         add(by!(leads::email_domain, d, 100));
     }
     if let Some(b) = company_block {
-        add(by!(leads::company_block, b, 200));
+        let block: Vec<(String, Option<String>)> = concrete!(&mut *conn, c => leads::table
+            .filter(leads::company_block.eq(b))
+            .select((leads::id, leads::company_key))
+            .order(leads::id.desc())
+            .limit(200)
+            .load(c))?;
+        for (id, company_key) in block {
+            if seen.insert(id.clone()) {
+                found.push(MatchRow {
+                    id,
+                    company_key,
+                    phone: None,
+                    email: None,
+                    email_domain: None,
+                });
+            }
+        }
     }
     Ok(found)
 }
 
-/// The compared columns of the given leads (one cached statement per lead: an `IN` list
-/// would be parsed again for every probe).
-pub fn dedup_rows(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<DedupRow>> {
-    ids.iter()
-        .map(|id| dedup_row(conn, id))
-        .filter_map(Result::transpose)
-        .collect()
-}
-
-fn dedup_row(conn: &mut DbConnection, id: &str) -> QueryResult<Option<DedupRow>> {
+/// The compared columns of a lead that is live and unmerged.
+pub fn dedup_row(conn: &mut DbConnection, id: &str) -> QueryResult<Option<DedupRow>> {
     concrete!(conn, c => leads::table
         .find(id)
+        .filter(leads::deleted_at.is_null())
+        .filter(leads::merged_into.is_null())
         .select((
             leads::id,
             leads::name,

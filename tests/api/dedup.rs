@@ -112,6 +112,65 @@ async fn a_suspected_duplicate_is_stored_flagged_and_announced() {
 }
 
 #[actix_web::test]
+async fn at_most_twenty_live_duplicates_are_listed_best_first() {
+    let app = spawn_app().await;
+    // One company block (恒锐…): every company is similar to the probe's, the first lead
+    // also has its phone.
+    let mut ids = Vec::new();
+    for (i, c) in "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥"
+        .chars()
+        .enumerate()
+    {
+        let phone = if i == 0 { 13700000000 } else { 13700001000 + i };
+        let body = json!({"name": format!("客户{i}"), "phone": phone.to_string(),
+                          "company": format!("恒锐精工机械{c}有限公司")});
+        ids.push(app.create_lead(&app.admin, body).await.id());
+    }
+    let deleted = ids[1].clone();
+    let gone = app.delete(&format!("/leads/{deleted}"), &app.admin).await;
+    assert_eq!(gone.status, 204, "{}", gone.text);
+    let check = app
+        .post(
+            "/leads/dedup-check",
+            &app.admin,
+            json!({"name": "探", "phone": "13700000000", "company": "恒锐精工机械有限公司"}),
+        )
+        .await;
+    assert_eq!(check.status, 200, "{}", check.text);
+    let hits = check.body.as_array().unwrap();
+    assert_eq!(hits.len(), 20, "{}", check.text);
+    assert_eq!(hits[0]["lead_id"], ids[0].as_str());
+    assert_eq!(hits[0]["similarity"], 1.0);
+    let rest: Vec<(f64, String)> = hits[1..]
+        .iter()
+        .map(|h| {
+            assert!(h["matched_on"] == json!(["company_name"]), "{h}");
+            (
+                h["similarity"].as_f64().unwrap(),
+                h["lead_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut expected = rest.clone();
+    expected.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    assert_eq!(rest, expected, "best first, then by id");
+    assert!(
+        hits.iter().all(|h| h["lead_id"] != deleted.as_str()),
+        "a deleted lead is no duplicate"
+    );
+    let mut live: Vec<&String> = ids[2..].iter().collect();
+    live.sort();
+    let listed: Vec<&String> = rest.iter().map(|(_, id)| id).collect();
+    if rest.iter().all(|(s, _)| *s == rest[0].0) {
+        assert_eq!(
+            listed,
+            live[..19].to_vec(),
+            "equally similar: the oldest ids"
+        );
+    }
+}
+
+#[actix_web::test]
 async fn concurrent_creates_with_one_phone_are_all_stored_and_all_but_the_first_flagged() {
     let app = spawn_app().await;
     let futures: Vec<_> = (0..8)

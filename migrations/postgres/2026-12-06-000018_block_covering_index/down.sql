@@ -1,0 +1,2 @@
+DROP INDEX leads_company_block_idx;
+CREATE INDEX leads_company_block_idx ON leads (company_block, id);
