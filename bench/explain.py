@@ -13,9 +13,13 @@ probe = c.execute("SELECT phone, email, email_domain, company_block, id FROM lea
                   "WHERE company_block IS NOT NULL ORDER BY id LIMIT 1").fetchone()
 queries = [(f"duplicate candidates by {col} (limit {lim}): the matching keys only",
             f"SELECT {keys} FROM leads WHERE {col} = ? ORDER BY id DESC LIMIT ?", (value, lim))
-           for col, value, lim in zip(["phone", "email", "email_domain", "company_block"], probe, [50, 50, 100, 200])]
-queries.append(("a matching candidate's compared columns",
-                f"SELECT {compared} FROM leads WHERE id = ? LIMIT ?", (probe[4], 1)))
+           for col, value, lim in zip(["phone", "email", "email_domain"], probe, [50, 50, 100])]
+queries.append(("duplicate candidates by company_block (limit 200): id and company key, from the index",
+                "SELECT id, company_key FROM leads WHERE company_block = ? ORDER BY id DESC LIMIT ?",
+                (probe[3], 200)))
+queries.append(("a matching candidate's compared columns (live, unmerged)",
+                f"SELECT {compared} FROM leads WHERE id = ? AND deleted_at IS NULL AND merged_into IS NULL LIMIT ?",
+                (probe[4], 1)))
 queries.append(("GET /leads?owner_id&status&limit=50",
                 "SELECT * FROM leads WHERE deleted_at IS NULL AND status = ? AND owner_id = ? ORDER BY id DESC LIMIT ?",
                 ("assigned", owner, 50)))
