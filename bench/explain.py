@@ -17,9 +17,8 @@ queries = [(f"duplicate candidates by {col} (limit {lim}): the matching keys onl
 queries.append(("duplicate candidates by company_block (limit 200): id and company key, from the index",
                 "SELECT id, company_key FROM leads WHERE company_block = ? ORDER BY id DESC LIMIT ?",
                 (probe[3], 200)))
-queries.append(("a matching candidate's compared columns (live, unmerged)",
-                f"SELECT {compared} FROM leads WHERE id = ? AND deleted_at IS NULL AND merged_into IS NULL LIMIT ?",
-                (probe[4], 1)))
+queries.append(("a matching candidate's compared columns (and whether it is live and unmerged)",
+                f"SELECT {compared}, deleted_at, merged_into FROM leads WHERE id = ? LIMIT ?", (probe[4], 1)))
 queries.append(("GET /leads?owner_id&status&limit=50",
                 "SELECT * FROM leads WHERE deleted_at IS NULL AND status = ? AND owner_id = ? ORDER BY id DESC LIMIT ?",
                 ("assigned", owner, 50)))

@@ -400,27 +400,35 @@ pub fn dedup_candidates(
     Ok(found)
 }
 
-/// The compared columns of a lead that is live and unmerged.
+/// The compared columns of a lead that is live and unmerged. The lead's state is checked
+/// here, not in the statement: with it there, PostgreSQL's generic plan for the prepared
+/// statement (chosen on a fresh table without statistics) walked an index on that state
+/// instead of the primary key, and an import ran at a third of its speed.
 pub fn dedup_row(conn: &mut DbConnection, id: &str) -> QueryResult<Option<DedupRow>> {
-    concrete!(conn, c => leads::table
+    let found: Option<(DedupRow, Option<i64>, Option<String>)> = concrete!(conn, c => leads::table
         .find(id)
-        .filter(leads::deleted_at.is_null())
-        .filter(leads::merged_into.is_null())
         .select((
-            leads::id,
-            leads::name,
-            leads::company,
-            leads::company_key,
-            leads::phone,
-            leads::email,
-            leads::email_domain,
-            leads::title,
-            leads::province,
-            leads::city,
-            leads::industry,
+            (
+                leads::id,
+                leads::name,
+                leads::company,
+                leads::company_key,
+                leads::phone,
+                leads::email,
+                leads::email_domain,
+                leads::title,
+                leads::province,
+                leads::city,
+                leads::industry,
+            ),
+            leads::deleted_at,
+            leads::merged_into,
         ))
         .first(c)
-        .optional())
+        .optional())?;
+    Ok(found.and_then(|(row, deleted_at, merged_into)| {
+        (deleted_at.is_none() && merged_into.is_none()).then_some(row)
+    }))
 }
 
 /// Leads whose company has a key but no blocking key (the blocking rule changed), after
