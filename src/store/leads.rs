@@ -105,13 +105,21 @@ pub fn find_scoped(
     id: &str,
     scope: &RowScope,
 ) -> QueryResult<Option<LeadRow>> {
-    // Everyone's and one's own leads as static statements (a boxed query is prepared anew
-    // on every call).
-    let live = leads::table.find(id).filter(leads::deleted_at.is_null());
+    // Everyone's and one's own leads through one static statement (a boxed query is
+    // prepared anew on every call) that is a primary-key lookup and nothing else: with
+    // `deleted_at IS NULL` in a prepared statement, PostgreSQL's generic plan on a fresh
+    // table scans a partial index of live leads for the id (see `dedup_row`).
     match scope {
-        RowScope::All => concrete!(conn, c => live.first(c).optional()),
-        RowScope::Own(u) => {
-            concrete!(conn, c => live.filter(leads::owner_id.eq(u)).first(c).optional())
+        RowScope::All | RowScope::Own(_) => {
+            let row: Option<LeadRow> =
+                concrete!(conn, c => leads::table.find(id).first(c).optional())?;
+            Ok(row.filter(|r| {
+                r.deleted_at.is_none()
+                    && match scope {
+                        RowScope::Own(u) => r.owner_id.as_ref() == Some(u),
+                        _ => true,
+                    }
+            }))
         }
         _ => scoped(
             leads::table
@@ -276,11 +284,7 @@ pub fn count_stale_scores(conn: &mut DbConnection, model_version: i64) -> QueryR
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<LeadRow>> {
-    leads::table
-        .find(id)
-        .filter(leads::deleted_at.is_null())
-        .first(conn)
-        .optional()
+    find_scoped(conn, id, &RowScope::All)
 }
 
 /// The columns duplicate matching compares (a candidate that matches).

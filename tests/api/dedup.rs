@@ -129,6 +129,9 @@ async fn at_most_twenty_live_duplicates_are_listed_best_first() {
     let deleted = ids[1].clone();
     let gone = app.delete(&format!("/leads/{deleted}"), &app.admin).await;
     assert_eq!(gone.status, 204, "{}", gone.text);
+    app.get(&format!("/leads/{deleted}"), &app.admin)
+        .await
+        .assert_problem(404, "not_found");
     let check = app
         .post(
             "/leads/dedup-check",
