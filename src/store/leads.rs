@@ -318,11 +318,11 @@ pub struct MatchRow {
 /// keys, as most candidates of a company block do not match. A company block's leads
 /// come from its index alone (id and company key, no table row read: a block holds up to
 /// 200 leads and only a similar company makes one of them a match), so their other keys
-/// are left empty and whether they are live is left to [`dedup_row`]; the leads found by
-/// phone, e-mail or domain are live and unmerged. Those are dropped here rather than in
-/// the statement: with `deleted_at IS NULL` in it, PostgreSQL without statistics yet (a
-/// fresh database's first import) planned a bitmap over every live lead through the
-/// partial indexes on that condition, and kept that plan.
+/// are left empty and whether they are live is left to [`dedup_row`]. Deleted and merged
+/// leads found by phone, e-mail or domain are dropped here rather than in the statement:
+/// with `deleted_at IS NULL` in it, PostgreSQL without statistics yet (a fresh database's
+/// first import) planned a bitmap over every live lead through the partial indexes on that
+/// condition, and kept that plan.
 pub fn dedup_candidates(
     conn: &mut DbConnection,
     phone: Option<&str>,
