@@ -349,12 +349,7 @@ fn insert_account(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<Acco
     accounts::insert(uow.conn, &row).map_err(duplicate_uscc)?;
     let view = AccountView::new(row.clone(), Vec::new());
     let snapshot = serde_json::to_value(&view).unwrap_or_default();
-    uow.audit(
-        ENTITY,
-        &row.id,
-        "create",
-        &diff(&json!({}), &snapshot, BOOKKEEPING),
-    );
+    uow.audit_created(ENTITY, &row.id, &snapshot, BOOKKEEPING);
     uow.event(
         "account.created",
         ENTITY,

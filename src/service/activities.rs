@@ -267,12 +267,7 @@ fn record(
     activities::insert(uow.conn, &row)?;
     let view = ActivityView::from(row);
     let snap = serde_json::to_value(&view).unwrap_or_default();
-    uow.audit(
-        "activity",
-        &view.id,
-        "create",
-        &crate::domain::audit::diff(&json!({}), &snap, &[]),
-    );
+    uow.audit_created("activity", &view.id, &snap, &[]);
     uow.event("activity.created", s.entity, s.id, snap.clone());
     if let Some(k) = &keyword {
         let mut data = json!({"activity": snap, "keyword": k});

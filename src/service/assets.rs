@@ -259,12 +259,7 @@ pub fn create_in(uow: &mut Uow<'_>, a: NewAsset) -> AppResult<AssetRow> {
     };
     assets::insert(uow.conn, &row)?;
     let snap = snapshot(&row);
-    uow.audit(
-        ENTITY,
-        &row.id,
-        "create",
-        &diff(&json!({}), &snap, BOOKKEEPING),
-    );
+    uow.audit_created(ENTITY, &row.id, &snap, BOOKKEEPING);
     uow.event("asset.created", ENTITY, &row.id, snap);
     for id in assets::unlinked_orders(uow.conn, &row.serial_number)? {
         super::work_orders::relink_asset(uow, &id)?;

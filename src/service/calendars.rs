@@ -154,11 +154,11 @@ pub async fn create(svc: &Services, ctx: &Ctx, i: CalendarInput) -> AppResult<Ca
         calendars::insert(uow.conn, &row).map_err(name_taken)?;
         let view = CalendarView::from(row);
         let snap = serde_json::to_value(&view).unwrap_or_default();
-        uow.audit(
+        uow.audit_created(
             ENTITY,
             &view.id,
-            "create",
-            &diff(&json!({}), &snap, &["version", "created_at", "updated_at"]),
+            &snap,
+            &["version", "created_at", "updated_at"],
         );
         uow.event(
             "config.changed",

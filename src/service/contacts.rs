@@ -216,12 +216,7 @@ pub fn create_in(
     contacts::insert(uow.conn, &row)?;
     let view = ContactView::from(row);
     let snapshot = serde_json::to_value(&view).unwrap_or_default();
-    uow.audit(
-        ENTITY,
-        &view.id,
-        "create",
-        &diff(&json!({}), &snapshot, BOOKKEEPING),
-    );
+    uow.audit_created(ENTITY, &view.id, &snapshot, BOOKKEEPING);
     uow.event("contact.created", ENTITY, &view.id, snapshot);
     Ok(view)
 }

@@ -513,12 +513,7 @@ fn insert_contract(
     super::custom_fields::check_write(uow, ENTITY, &row.id, None, &row.custom)?;
     contracts::insert(uow.conn, &row)?;
     let snap = snapshot(&row);
-    uow.audit(
-        ENTITY,
-        &row.id,
-        "create",
-        &diff(&json!({}), &snap, BOOKKEEPING),
-    );
+    uow.audit_created(ENTITY, &row.id, &snap, BOOKKEEPING);
     uow.event("contract.created", ENTITY, &row.id, brief(&row));
     Ok(row)
 }

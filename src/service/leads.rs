@@ -434,12 +434,7 @@ fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow
     }
     leads::insert(uow.conn, &row)?;
     let snap = snapshot(&row);
-    uow.audit(
-        ENTITY,
-        &row.id,
-        "create",
-        &diff(&json!({}), &snap, BOOKKEEPING),
-    );
+    uow.audit_created(ENTITY, &row.id, &snap, BOOKKEEPING);
     uow.event_before(mark, "lead.created", ENTITY, &row.id, snap);
     Ok(row)
 }

@@ -275,6 +275,22 @@ impl<'c> Uow<'c> {
 
     /// Records an audit entry for a change of `entity` `entity_id`.
     pub fn audit(&mut self, entity: &str, entity_id: &str, action: &str, changes: &[Change]) {
+        let changes = serde_json::to_string(changes).unwrap_or_else(|_| "[]".into());
+        self.push_audit(entity, entity_id, action, changes);
+    }
+
+    /// Records the audit entry of a record's creation: every field of its snapshot `snap`
+    /// but those in `ignore`, from null.
+    pub fn audit_created(&mut self, entity: &str, entity_id: &str, snap: &Value, ignore: &[&str]) {
+        self.push_audit(
+            entity,
+            entity_id,
+            "create",
+            crate::domain::audit::created_changes_json(snap, ignore),
+        );
+    }
+
+    fn push_audit(&mut self, entity: &str, entity_id: &str, action: &str, changes: String) {
         self.audits.push(AuditDraft {
             id: new_id(),
             entity: entity.into(),
@@ -282,7 +298,7 @@ impl<'c> Uow<'c> {
             action: action.into(),
             actor_id: self.actor_id.clone(),
             at: self.now_ms,
-            changes: serde_json::to_string(changes).unwrap_or_else(|_| "[]".into()),
+            changes,
             request_id: self.request_id.clone(),
         });
     }

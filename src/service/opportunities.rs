@@ -343,12 +343,7 @@ pub fn open_in(uow: &mut Uow<'_>, d: NewDeal) -> AppResult<OpportunityRow> {
         },
     )?;
     let snap = snapshot(&row);
-    uow.audit(
-        ENTITY,
-        &row.id,
-        "create",
-        &diff(&json!({}), &snap, BOOKKEEPING),
-    );
+    uow.audit_created(ENTITY, &row.id, &snap, BOOKKEEPING);
     uow.event("opportunity.created", ENTITY, &row.id, snap);
     Ok(row)
 }

@@ -117,12 +117,7 @@ pub async fn create_team(svc: &Services, ctx: &Ctx, req: TeamCreate) -> AppResul
         teams::insert(uow.conn, &row).map_err(team_name_taken)?;
         let view = TeamView::from(row);
         let snapshot = serde_json::to_value(&view).unwrap_or_default();
-        uow.audit(
-            "team",
-            &view.id,
-            "create",
-            &diff(&json!({}), &snapshot, BOOKKEEPING),
-        );
+        uow.audit_created("team", &view.id, &snapshot, BOOKKEEPING);
         uow.event("team.created", "team", &view.id, snapshot);
         Ok(view)
     })
@@ -382,12 +377,7 @@ impl NewUser {
         })?;
         let view = UserView::from(row);
         let snapshot = serde_json::to_value(&view).unwrap_or_default();
-        uow.audit(
-            "user",
-            &view.id,
-            "create",
-            &diff(&json!({}), &snapshot, BOOKKEEPING),
-        );
+        uow.audit_created("user", &view.id, &snapshot, BOOKKEEPING);
         uow.event("user.created", "user", &view.id, snapshot);
         Ok(view)
     }

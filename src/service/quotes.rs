@@ -327,12 +327,7 @@ pub async fn create(
         };
         quotes::insert(uow.conn, &row)?;
         let snap = snapshot(&row);
-        uow.audit(
-            ENTITY,
-            &row.id,
-            "create",
-            &diff(&json!({}), &snap, BOOKKEEPING),
-        );
+        uow.audit_created(ENTITY, &row.id, &snap, BOOKKEEPING);
         uow.event("quote.created", ENTITY, &row.id, brief(&row));
         Ok(QuoteView::new(row, Vec::new()))
     })

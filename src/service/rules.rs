@@ -273,11 +273,11 @@ pub async fn create(
         rules::insert(uow.conn, &row)?;
         let view = RuleView::from(row);
         let snap = serde_json::to_value(&view).unwrap_or_default();
-        uow.audit(
+        uow.audit_created(
             ENTITY,
             &view.id,
-            "create",
-            &diff(&json!({}), &snap, &["version", "created_at", "updated_at"]),
+            &snap,
+            &["version", "created_at", "updated_at"],
         );
         uow.event(
             "config.changed",

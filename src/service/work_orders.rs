@@ -443,12 +443,7 @@ pub fn open_in(uow: &mut Uow<'_>, d: NewWorkOrder) -> AppResult<WorkOrderRow> {
     }
     work_orders::insert(uow.conn, &row)?;
     let snap = snapshot(&row);
-    uow.audit(
-        ENTITY,
-        &row.id,
-        "create",
-        &diff(&json!({}), &snap, BOOKKEEPING),
-    );
+    uow.audit_created(ENTITY, &row.id, &snap, BOOKKEEPING);
     let mut data = snap;
     data["customer_visible_message"] = json!(WorkOrderStatus::New.customer_message());
     uow.event("work_order.created", ENTITY, &row.id, data);
