@@ -147,7 +147,7 @@ pub fn check_write(
 ) -> AppResult<()> {
     let before: Option<Map<String, Value>> = before.map(from_json_text);
     let after: Map<String, Value> = from_json_text(after);
-    let problems = rules::check(&rules_for(uow.conn, entity)?, before.as_ref(), &after);
+    let problems = rules::check(&uow.custom_rules(entity)?, before.as_ref(), &after);
     if !problems.is_empty() {
         return Err(AppError::validation(
             problems

@@ -226,7 +226,7 @@ pub async fn merge(
         if dup.priority == "high" {
             new.priority = "high".into();
         }
-        super::routing::apply_score(uow.conn, &mut new)?;
+        super::routing::apply_score(uow, &mut new)?;
         let moved = activities::move_to_lead(uow.conn, &dup.id, &old.id)?;
         external_refs::move_refs(uow.conn, "lead", &dup.id, &old.id)?;
         let mut gone = dup.clone();

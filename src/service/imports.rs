@@ -380,6 +380,7 @@ fn run_batch(
     lease_ms: i64,
 ) -> AppResult<usize> {
     still_allowed(uow.conn, p)?;
+    uow.keep_reads();
     let mut progress = Progress {
         processed: rows.len() as i64,
         succeeded: 0,
@@ -545,7 +546,7 @@ fn typed_custom(
         ImportEntity::Contacts => "contact",
         ImportEntity::WorkOrders => "work_order",
     };
-    for rule in super::custom_fields::rules_for(uow.conn, name)? {
+    for rule in uow.custom_rules(name)?.iter() {
         if let Some(Value::String(s)) = custom.get(&rule.key) {
             let v = crate::domain::custom_field::from_text(rule.field_type, s);
             custom.insert(rule.key.clone(), v);

@@ -400,7 +400,7 @@ fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow
     let mut row = f.apply(blank);
     // What depends on this lead alone comes before the queue: its custom fields, its score.
     super::custom_fields::check_write(uow, ENTITY, &row.id, None, &row.custom)?;
-    let score = super::routing::apply_score(uow.conn, &mut row)?;
+    let score = super::routing::apply_score(uow, &mut row)?;
     // Queue behind concurrent creates so that each sees the others for duplicate checks
     // and assignment; on PostgreSQL the queue holds until commit, so it comes late.
     uow.serialize()?;
@@ -457,7 +457,7 @@ fn update_lead(uow: &mut Uow<'_>, old: LeadRow, f: Fields) -> AppResult<LeadRow>
         // Completing a lead re-runs the quality gate (and assignment once it passes).
         super::routing::route(uow, &mut new)?;
     } else {
-        super::routing::apply_score(uow.conn, &mut new)?;
+        super::routing::apply_score(uow, &mut new)?;
     }
     if !leads::update(uow.conn, &new, old.version)? {
         return Err(AppError::version_mismatch(old.version + 1));

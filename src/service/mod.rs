@@ -243,6 +243,15 @@ pub struct Uow<'c> {
     events: Vec<NewEvent>,
     /// Whether this transaction already holds the journal head (see [`Uow::serialize`]).
     serialized: bool,
+    /// Reads kept for the rest of the unit of work (see [`Uow::keep_reads`]).
+    kept: Option<KeptReads>,
+}
+
+/// Configuration a unit of work reads once and keeps (see [`Uow::keep_reads`]).
+#[derive(Default)]
+struct KeptReads {
+    scoring: Option<Arc<(crate::domain::scoring::ScoringModel, i64)>>,
+    custom_rules: HashMap<String, Arc<Vec<crate::domain::custom_field::FieldRule>>>,
 }
 
 impl<'c> Uow<'c> {
@@ -265,7 +274,42 @@ impl<'c> Uow<'c> {
             audits: Vec::new(),
             events: Vec::new(),
             serialized: false,
+            kept: None,
         }
+    }
+
+    /// From here on, the scoring model and the custom-field rules are read once and kept
+    /// until the unit of work ends, instead of once per record: for an import batch, whose
+    /// rows change neither (about 5 % of the CPU time of each imported lead).
+    pub fn keep_reads(&mut self) {
+        self.kept.get_or_insert_with(KeptReads::default);
+    }
+
+    /// The scoring model in force and its version.
+    pub fn scoring_model(&mut self) -> AppResult<Arc<(crate::domain::scoring::ScoringModel, i64)>> {
+        if let Some(m) = self.kept.as_ref().and_then(|k| k.scoring.clone()) {
+            return Ok(m);
+        }
+        let m = Arc::new(scoring::current(self.conn)?);
+        if let Some(k) = self.kept.as_mut() {
+            k.scoring = Some(m.clone());
+        }
+        Ok(m)
+    }
+
+    /// The rules of `entity`'s custom fields.
+    pub fn custom_rules(
+        &mut self,
+        entity: &str,
+    ) -> AppResult<Arc<Vec<crate::domain::custom_field::FieldRule>>> {
+        if let Some(r) = self.kept.as_ref().and_then(|k| k.custom_rules.get(entity)) {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(custom_fields::rules_for(self.conn, entity)?);
+        if let Some(k) = self.kept.as_mut() {
+            k.custom_rules.insert(entity.to_string(), r.clone());
+        }
+        Ok(r)
     }
 
     /// Who the changes are attributed to.

@@ -186,15 +186,16 @@ pub fn decide(
 
 /// Scores a lead with the model in force (fields only; no status change).
 pub fn apply_score(
-    conn: &mut DbConnection,
+    uow: &mut Uow<'_>,
     row: &mut LeadRow,
 ) -> AppResult<crate::domain::scoring::Score> {
-    let (model, version) = super::scoring::current(conn)?;
+    let kept = uow.scoring_model()?;
+    let (model, version) = &*kept;
     let s = model.score(&facts(row));
     row.score = Some(s.score);
     row.grade = Some(s.grade.clone());
     row.score_breakdown = to_json_text(&s.breakdown);
-    row.score_version = version;
+    row.score_version = *version;
     row.missing_fields = to_json_text(&s.missing);
     Ok(s)
 }
@@ -244,7 +245,7 @@ pub fn rule_due(uow: &mut Uow<'_>, rule: &RuleRow, secs: i64) -> AppResult<i64> 
 /// Runs the quality gate and, when admitted, the assignment rules on a lead that has no
 /// owner yet. Emits `lead.needs_info` (when the lead enters the gate) or `lead.assigned`.
 pub fn route(uow: &mut Uow<'_>, row: &mut LeadRow) -> AppResult<()> {
-    let score = apply_score(uow.conn, row)?;
+    let score = apply_score(uow, row)?;
     route_scored(uow, row, score)
 }
 
@@ -450,7 +451,7 @@ pub fn rescore(uow: &mut Uow<'_>, id: &str) -> AppResult<bool> {
         return Ok(false);
     };
     let mut new = old.clone();
-    apply_score(uow.conn, &mut new)?;
+    apply_score(uow, &mut new)?;
     save(uow, &old, &mut new, "rescore")
 }
 
