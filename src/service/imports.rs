@@ -380,7 +380,7 @@ fn run_batch(
     lease_ms: i64,
 ) -> AppResult<usize> {
     still_allowed(uow.conn, p)?;
-    uow.keep_reads();
+    uow.for_batch();
     let mut progress = Progress {
         processed: rows.len() as i64,
         succeeded: 0,

@@ -433,9 +433,14 @@ fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow
         );
     }
     leads::insert(uow.conn, &row)?;
-    let snap = snapshot(&row);
-    uow.audit_created(ENTITY, &row.id, &snap, BOOKKEEPING);
-    uow.event_before(mark, "lead.created", ENTITY, &row.id, snap);
+    let created = row.clone();
+    uow.created(
+        mark,
+        "lead.created",
+        (ENTITY, &row.id),
+        BOOKKEEPING,
+        move || serde_json::to_value(LeadView::new(created, Vec::new())).unwrap_or_default(),
+    );
     Ok(row)
 }
 

@@ -781,6 +781,26 @@ async fn a_large_csv_import_reports_exactly_its_bad_rows_and_stores_the_rest() {
         ),
         9_997
     );
+    // Built on the helper thread while the batch went on, each text landed on its own lead.
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM events WHERE event_type = 'lead.created' \
+             AND data NOT LIKE '%\"id\":\"' || entity_id || '\"%'"
+        ),
+        0,
+        "each lead.created event carries its own lead"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM audit_log a JOIN leads l ON l.id = a.entity_id \
+             WHERE a.entity = 'lead' AND a.action = 'create' \
+             AND a.changes NOT LIKE '%{\"field\":\"name\",\"old\":null,\"new\":\"' || l.name || '\"}%'"
+        ),
+        0,
+        "each create entry holds its own lead's fields"
+    );
     let lead = app.get("/leads?limit=1", &app.admin).await;
     let l = &lead.body["items"][0];
     assert_eq!(l["source"], "trade_show");
