@@ -6,6 +6,7 @@
 #
 #   bash bench/import.sh                  # both backends
 #   BENCH_ROWS=10000 bash bench/import.sh sqlite
+#   BENCH_BIN=/tmp/other-build BENCH_ROWS=30000 bash bench/import.sh sqlite   # A/B
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${BENCH_ROWS:-100000}
@@ -29,13 +30,14 @@ for i in range(rows):
 PY
 echo "import.csv: $ROWS rows, $(du -h "$OUT/import.csv" | cut -f1)"
 
-printf "backend\trows\tseconds\trows/s\tfailed\tpeak RSS MB\n" > "$OUT/import.tsv"
+printf "backend\trows\tseconds\trows/s\tfailed\tpeak RSS MB\tserver CPU µs/row\n" > "$OUT/import.tsv"
 for BACKEND in $BACKENDS; do
     start_server "$BACKEND"
     H=http://127.0.0.1:$PORT/api/v1
     TOKEN=$(curl -fs -X POST "$H/auth/login" -H 'content-type: application/json' \
         -d "{\"username\":\"admin\",\"password\":\"$PASS\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
     START=$(date +%s.%N)
+    CPU0=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
     ID=$(curl -fs -X POST "$H/imports?entity=leads" -H "authorization: Bearer $TOKEN" \
         -H 'content-type: text/csv' --data-binary "@$OUT/import.csv" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
     while :; do
@@ -45,9 +47,12 @@ for BACKEND in $BACKENDS; do
         sleep 0.5
     done
     END=$(date +%s.%N)
+    CPU1=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
     RSS=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$SERVER_PID/status")
-    python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print('\t'.join([sys.argv[3], sys.argv[4], '%.1f' % s, '%.0f' % (int(sys.argv[4])/s), sys.argv[5], sys.argv[6]]))" \
-        "$START" "$END" "$BACKEND" "$ROWS" "$(echo "$STATE" | cut -d' ' -f3)" "$RSS" >> "$OUT/import.tsv"
+    # Server CPU (user + system, all threads) over the import, per row.
+    CPU_US=$(( (CPU1 - CPU0) * 1000000 / $(getconf CLK_TCK) / ROWS ))
+    python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print('\t'.join([sys.argv[3], sys.argv[4], '%.1f' % s, '%.0f' % (int(sys.argv[4])/s), sys.argv[5], sys.argv[6], sys.argv[7]]))" \
+        "$START" "$END" "$BACKEND" "$ROWS" "$(echo "$STATE" | cut -d' ' -f3)" "$RSS" "$CPU_US" >> "$OUT/import.tsv"
     stop_server
 done
 echo

@@ -1,7 +1,7 @@
 # Shared by the benchmark scripts: a server per backend, one wrk run per table row.
 # Sourcing it installs wrk if missing and builds the release binary; the caller sets SECS.
 OUT=bench/out
-BIN=target/release/crmflow
+BIN=${BENCH_BIN:-target/release/crmflow}  # another build for A/B runs
 PASS=bench-admin-pass
 mkdir -p "$OUT"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
