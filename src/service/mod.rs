@@ -242,8 +242,9 @@ pub struct Uow<'c> {
     pub client: String,
     audits: Vec<AuditDraft>,
     events: Vec<NewEvent>,
-    /// Whether this transaction already holds the journal head (see [`Uow::serialize`]).
-    serialized: bool,
+    /// The chain's last hash, read when this transaction took the journal head (see
+    /// [`Uow::serialize`]); `None` until it does.
+    head: Option<String>,
     /// Reads kept for the rest of the unit of work (see [`Uow::for_batch`]).
     kept: Option<KeptReads>,
     /// Records' creations whose JSON the helper thread is building (see [`Uow::created`]).
@@ -276,7 +277,7 @@ impl<'c> Uow<'c> {
             request_id,
             audits: Vec::new(),
             events: Vec::new(),
-            serialized: false,
+            head: None,
             kept: None,
             later: None,
         }
@@ -406,9 +407,8 @@ impl<'c> Uow<'c> {
     /// `store::journal::lock_head`); a statement the first time only (a lead create that
     /// assigns round-robin asks twice).
     pub fn serialize(&mut self) -> AppResult<()> {
-        if !self.serialized {
-            crate::store::journal::lock_head(self.conn)?;
-            self.serialized = true;
+        if self.head.is_none() {
+            self.head = Some(crate::store::journal::lock_head(self.conn)?);
         }
         Ok(())
     }
@@ -418,7 +418,7 @@ impl<'c> Uow<'c> {
     pub fn savepoint<T>(&mut self, f: impl FnOnce(&mut Uow<'_>) -> AppResult<T>) -> AppResult<T> {
         use diesel::connection::{Connection, TransactionManager};
         type Tm = <DbConnection as Connection>::TransactionManager;
-        let (audits, events, serialized) = (self.audits.len(), self.events.len(), self.serialized);
+        let (audits, events, held) = (self.audits.len(), self.events.len(), self.head.is_some());
         Tm::begin_transaction(self.conn)?;
         match f(self) {
             Ok(v) => {
@@ -430,7 +430,9 @@ impl<'c> Uow<'c> {
                 self.audits.truncate(audits);
                 self.events.truncate(events);
                 // PostgreSQL drops a row lock taken inside a savepoint rolled back.
-                self.serialized = serialized;
+                if !held {
+                    self.head = None;
+                }
                 Err(e)
             }
         }
@@ -702,7 +704,7 @@ pub fn run_in_transaction<T>(
         let out = f(&mut uow)?;
         uow.settle()?;
         resolve_accounts(uow.conn, &mut uow.events)?;
-        crate::store::journal::append(uow.conn, &uow.audits, &uow.events)?;
+        crate::store::journal::append(uow.conn, uow.head.as_deref(), &uow.audits, &uow.events)?;
         if uow.changes_callers() {
             crate::store::listen::notify(uow.conn, crate::store::listen::CALLERS)?;
         }
