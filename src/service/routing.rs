@@ -87,12 +87,7 @@ fn pool_reps(conn: &mut DbConnection, rule: &RuleRow, now: i64) -> AppResult<Vec
     let listed: Vec<String> = from_json_text(&rule.user_ids);
     let mut members: Vec<UserRow> = Vec::new();
     if let Some(team) = &rule.team_id {
-        let filter = users::UserFilter {
-            team_id: Some(team.clone()),
-            role: Some("sales".into()),
-            active: None,
-        };
-        members.extend(users::list(conn, &filter, None, 1000)?);
+        members.extend(users::team_members(conn, team, "sales", 1000)?);
     }
     for id in &listed {
         if !members.iter().any(|m| &m.id == id) {

@@ -75,6 +75,23 @@ pub struct UserFilter {
     pub active: Option<bool>,
 }
 
+/// The users of `team_id` with `role`, in id order (at most `limit`): a routing rule's
+/// pool, read on every assignment, so one static statement that stays prepared (a boxed
+/// [`list`] is prepared anew each time).
+pub fn team_members(
+    conn: &mut DbConnection,
+    team_id: &str,
+    role: &str,
+    limit: i64,
+) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .filter(users::team_id.eq(team_id))
+        .filter(users::role.eq(role))
+        .order(users::id.asc())
+        .limit(limit)
+        .load(conn)
+}
+
 pub fn list(
     conn: &mut DbConnection,
     f: &UserFilter,
