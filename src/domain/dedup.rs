@@ -218,8 +218,9 @@ fn rank(probe: &Keys, other: &Keys, sim: f64) -> Option<f64> {
     }
 }
 
-/// How `probe` matches `other`, if it does.
-pub fn compare(probe: &Keys, other: &Keys) -> Option<DupMatch> {
+/// How `probe` matches `other`, if it does, without the differences of their fields (what
+/// a create records; `fields` of either is not read).
+pub fn brief(probe: &Keys, other: &Keys) -> Option<DupMatch> {
     let sim = similarity(probe, other);
     let similarity = rank(probe, other, sim)?;
     let similar_company = sim >= SIMILARITY_THRESHOLD;
@@ -239,7 +240,18 @@ pub fn compare(probe: &Keys, other: &Keys) -> Option<DupMatch> {
     if similar_company {
         on.push("company_name");
     }
-    let differences = COMPARED
+    Some(DupMatch {
+        lead_id: other.id.clone(),
+        similarity,
+        matched_on: on.into_iter().map(str::to_string).collect(),
+        differences: Vec::new(),
+    })
+}
+
+/// How `probe` matches `other`, if it does: [`brief`] with the fields that differ.
+pub fn compare(probe: &Keys, other: &Keys) -> Option<DupMatch> {
+    let mut m = brief(probe, other)?;
+    m.differences = COMPARED
         .iter()
         .filter_map(|f| {
             let a = probe.fields.get(*f).cloned().unwrap_or(Value::Null);
@@ -251,12 +263,7 @@ pub fn compare(probe: &Keys, other: &Keys) -> Option<DupMatch> {
             })
         })
         .collect();
-    Some(DupMatch {
-        lead_id: other.id.clone(),
-        similarity,
-        matched_on: on.into_iter().map(str::to_string).collect(),
-        differences,
-    })
+    Some(m)
 }
 
 #[cfg(test)]
@@ -373,6 +380,20 @@ mod tests {
                 assert_eq!(
                     screen(a, b),
                     m.as_ref().map(|m| m.similarity),
+                    "{a:?} vs {b:?}"
+                );
+                // A create's brief match is the comparison without the differences, and
+                // reads no fields.
+                let bare = |k: &Keys| Keys {
+                    fields: serde_json::Value::Null,
+                    ..k.clone()
+                };
+                assert_eq!(
+                    brief(&bare(a), &bare(b)),
+                    m.clone().map(|m| DupMatch {
+                        differences: Vec::new(),
+                        ..m
+                    }),
                     "{a:?} vs {b:?}"
                 );
                 assert!(m.is_none_or(|m| !m.matched_on.is_empty()));

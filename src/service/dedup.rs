@@ -8,7 +8,7 @@ use super::leads::{LeadInput, LeadView};
 use super::{check_version, Ctx, Services};
 use crate::auth::policy::LEAD_WRITERS;
 use crate::auth::require_role;
-use crate::domain::dedup::{block_key, compare, screen, DupMatch, Keys};
+use crate::domain::dedup::{block_key, brief, compare, screen, DupMatch, Keys};
 use crate::domain::lead::LeadStatus;
 use crate::domain::role::RowScope;
 use crate::error::{AppError, AppResult};
@@ -29,6 +29,7 @@ pub fn keys_of(row: &DedupRow) -> Keys {
             phone: row.phone.clone(),
             email: row.email.clone(),
             email_domain: row.email_domain.clone(),
+            whole: true,
         })
     }
 }
@@ -89,8 +90,22 @@ pub fn backfill_blocks(conn: &mut DbConnection) -> AppResult<usize> {
 /// The suspected duplicates of `row` among stored leads, best first (at most
 /// [`MAX_MATCHES`]). Candidates are screened and ranked on their matching keys; only the
 /// best are read whole, in rank order, until that many live ones are found.
-pub fn find(conn: &mut DbConnection, row: &LeadRow) -> AppResult<Vec<DupMatch>> {
-    let probe = keys_of(&dedup_row(row));
+pub fn find(
+    conn: &mut DbConnection,
+    row: &LeadRow,
+    differences: Differences,
+) -> AppResult<Vec<DupMatch>> {
+    let probe = match differences {
+        Differences::Listed => keys_of(&dedup_row(row)),
+        Differences::Left => match_keys(&MatchRow {
+            id: row.id.clone(),
+            company_key: row.company_key.clone(),
+            phone: row.phone.clone(),
+            email: row.email.clone(),
+            email_domain: row.email_domain.clone(),
+            whole: true,
+        }),
+    };
     let block = row.company_key.as_deref().and_then(block_key);
     let candidates = leads::dedup_candidates(
         conn,
@@ -99,21 +114,28 @@ pub fn find(conn: &mut DbConnection, row: &LeadRow) -> AppResult<Vec<DupMatch>> 
         row.email_domain.as_deref(),
         block.as_deref(),
     )?;
-    let mut ranked: Vec<(f64, &str)> = candidates
+    let mut ranked: Vec<(f64, &MatchRow)> = candidates
         .iter()
         .filter(|c| c.id != row.id)
-        .filter_map(|c| screen(&probe, &match_keys(c)).map(|s| (s, c.id.as_str())))
+        .filter_map(|c| screen(&probe, &match_keys(c)).map(|s| (s, c)))
         .collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
     let mut found: Vec<DupMatch> = Vec::new();
-    for (_, id) in ranked {
+    for (_, c) in ranked {
         if found.len() == MAX_MATCHES {
             break;
         }
         // Not there when deleted or merged (a block's candidates are not checked before).
-        if let Some(m) = leads::dedup_row(conn, id)?.and_then(|c| compare(&probe, &keys_of(&c))) {
-            found.push(m);
-        }
+        let m = match differences {
+            Differences::Listed => {
+                leads::dedup_row(conn, &c.id)?.and_then(|c| compare(&probe, &keys_of(&c)))
+            }
+            Differences::Left if c.whole => brief(&probe, &match_keys(c)),
+            Differences::Left => {
+                leads::match_row(conn, &c.id)?.and_then(|c| brief(&probe, &match_keys(&c)))
+            }
+        };
+        found.extend(m);
     }
     // A block's candidate is screened on its company alone; read whole, it can rank higher.
     found.sort_by(|a, b| {
@@ -122,6 +144,15 @@ pub fn find(conn: &mut DbConnection, row: &LeadRow) -> AppResult<Vec<DupMatch>> 
             .then(a.lead_id.cmp(&b.lead_id))
     });
     Ok(found)
+}
+
+/// Whether [`find`] lists how each match's fields differ from the lead's (the dry-run
+/// check shows them), or leaves them out (a create records the matches' ids, similarity
+/// and keys only, and reads no more of a candidate than its matching keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Differences {
+    Listed,
+    Left,
 }
 
 /// One candidate of a dry-run check; `differences` only for leads the caller may see.
@@ -139,7 +170,7 @@ pub async fn check(svc: &Services, ctx: &Ctx, input: LeadInput) -> AppResult<Vec
     let probe = super::leads::probe_row(input)?;
     let scope = ctx.principal.sales_scope();
     svc.read(move |conn| {
-        let found = find(conn, &probe)?;
+        let found = find(conn, &probe, Differences::Listed)?;
         let mut out = Vec::new();
         for mut f in found {
             let visible =

@@ -417,7 +417,7 @@ fn insert_lead(uow: &mut Uow<'_>, p: &Principal, f: Fields) -> AppResult<LeadRow
     } else {
         super::routing::route_scored(uow, &mut row, score)?;
     }
-    let duplicates = super::dedup::find(uow.conn, &row)?;
+    let duplicates = super::dedup::find(uow.conn, &row, super::dedup::Differences::Left)?;
     if !duplicates.is_empty() {
         row.possible_duplicate = true;
         let brief: Vec<Value> = duplicates

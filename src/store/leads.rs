@@ -311,6 +311,9 @@ pub struct MatchRow {
     pub phone: Option<String>,
     pub email: Option<String>,
     pub email_domain: Option<String>,
+    /// Read from the lead's row, live and unmerged; false for a company block's candidate,
+    /// which holds its id and company key only.
+    pub whole: bool,
 }
 
 /// Leads sharing a duplicate-matching key with the probe, found through the indexes on
@@ -369,6 +372,7 @@ pub fn dedup_candidates(
                     phone,
                     email,
                     email_domain,
+                    whole: true,
                 });
             }
         }
@@ -397,11 +401,51 @@ pub fn dedup_candidates(
                     phone: None,
                     email: None,
                     email_domain: None,
+                    whole: false,
                 });
             }
         }
     }
     Ok(found)
+}
+
+/// The matching columns of a lead that is live and unmerged (a company block's candidate
+/// made whole), checked as [`dedup_row`] does.
+pub fn match_row(conn: &mut DbConnection, id: &str) -> QueryResult<Option<MatchRow>> {
+    type Found = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+    );
+    let found: Option<Found> = concrete!(conn, c => leads::table
+        .find(id)
+        .select((
+            leads::id,
+            leads::company_key,
+            leads::phone,
+            leads::email,
+            leads::email_domain,
+            leads::deleted_at,
+            leads::merged_into,
+        ))
+        .first(c)
+        .optional())?;
+    Ok(found.and_then(
+        |(id, company_key, phone, email, email_domain, deleted_at, merged_into)| {
+            (deleted_at.is_none() && merged_into.is_none()).then_some(MatchRow {
+                id,
+                company_key,
+                phone,
+                email,
+                email_domain,
+                whole: true,
+            })
+        },
+    ))
 }
 
 /// The compared columns of a lead that is live and unmerged. The lead's state is checked
