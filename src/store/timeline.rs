@@ -59,6 +59,17 @@ pub fn account_of(
     Ok(found.flatten())
 }
 
+/// The accounts of the given leads (those found): one statement for many leads.
+pub fn accounts_of_leads(
+    conn: &mut DbConnection,
+    ids: &[&str],
+) -> QueryResult<Vec<(String, Option<String>)>> {
+    leads::table
+        .filter(leads::id.eq_any(ids))
+        .select((leads::id, leads::account_id))
+        .load(conn)
+}
+
 /// Ties the earlier events of a record to the account it now belongs to (a converted lead).
 pub fn attach(
     conn: &mut DbConnection,

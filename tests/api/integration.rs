@@ -890,6 +890,76 @@ async fn an_import_whose_instance_died_resumes_at_its_first_unprocessed_row() {
 }
 
 #[actix_web::test]
+async fn an_imports_updates_reach_the_timeline_of_their_leads_account() {
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    let acc = app
+        .post(
+            "/accounts",
+            &app.admin,
+            json!({"name": "苏州恒锐精工有限公司"}),
+        )
+        .await;
+    assert_eq!(acc.status, 201, "{}", acc.text);
+    let acc = acc.id();
+    let rows = |title: &str| {
+        serde_json::to_vec(&json!([
+            {"name": "陈明", "phone": "13800138000", "title": title,
+             "external_system": "erp", "external_id": "L-1"},
+            {"name": "王芳", "phone": "13900139000", "title": title,
+             "external_system": "erp", "external_id": "L-2"}
+        ]))
+        .unwrap()
+    };
+    for (title, created, updated) in [("经理", 2, 0), ("总经理", 0, 2)] {
+        let r = import(
+            &app,
+            &app.admin,
+            "entity=leads",
+            "application/json",
+            rows(title),
+        )
+        .await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        let done = finished(&app, &app.admin, &r.id()).await;
+        assert_eq!(
+            (done["created"].as_i64(), done["updated"].as_i64()),
+            (Some(created), Some(updated)),
+            "{done}"
+        );
+        if created > 0 {
+            // Both leads tied to the account (as a conversion ties one), then updated.
+            raw_conn(&app)
+                .batch_execute(&format!("UPDATE leads SET account_id = '{acc}'"))
+                .unwrap();
+        }
+    }
+    // `lead.updated` names no account in its payload: the batch looks its leads' up together.
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) AS n FROM events WHERE event_type = 'lead.updated' AND account_id = '{acc}'"
+            )
+        ),
+        2
+    );
+    let timeline = app
+        .get(
+            &format!("/accounts/{acc}/timeline?types=lead.updated"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(timeline.status, 200, "{}", timeline.text);
+    assert_eq!(
+        timeline.body["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        timeline.text
+    );
+}
+
+#[actix_web::test]
 async fn gbk_csv_dry_run_upserts_by_external_id_and_limits() {
     let app = spawn_with(|s| s.imports.max_bytes = 64 * 1024).await;
     let (gbk, _, _) = encoding_rs::GBK.encode(
