@@ -23,15 +23,20 @@ pub fn keys_of(row: &DedupRow) -> Keys {
     Keys {
         fields: json!({"name": row.name, "company": row.company, "phone": row.phone, "email": row.email,
                        "title": row.title, "province": row.province, "city": row.city, "industry": row.industry}),
-        ..match_keys(&MatchRow {
-            id: row.id.clone(),
-            company_key: row.company_key.clone(),
-            phone: row.phone.clone(),
-            email: row.email.clone(),
-            email_domain: row.email_domain.clone(),
-            whole: true,
-        })
+        ..bare_keys_of(row)
     }
+}
+
+/// [`keys_of`] without the compared fields.
+fn bare_keys_of(row: &DedupRow) -> Keys {
+    match_keys(&MatchRow {
+        id: row.id.clone(),
+        company_key: row.company_key.clone(),
+        phone: row.phone.clone(),
+        email: row.email.clone(),
+        email_domain: row.email_domain.clone(),
+        whole: true,
+    })
 }
 
 /// The keys that decide whether two leads match, without the compared fields (cheap to
@@ -97,14 +102,7 @@ pub fn find(
 ) -> AppResult<Vec<DupMatch>> {
     let probe = match differences {
         Differences::Listed => keys_of(&dedup_row(row)),
-        Differences::Left => match_keys(&MatchRow {
-            id: row.id.clone(),
-            company_key: row.company_key.clone(),
-            phone: row.phone.clone(),
-            email: row.email.clone(),
-            email_domain: row.email_domain.clone(),
-            whole: true,
-        }),
+        Differences::Left => bare_keys_of(&dedup_row(row)),
     };
     let block = row.company_key.as_deref().and_then(block_key);
     let candidates = leads::dedup_candidates(

@@ -333,29 +333,12 @@ pub fn dedup_candidates(
     email_domain: Option<&str>,
     company_block: Option<&str>,
 ) -> QueryResult<Vec<MatchRow>> {
-    type Candidate = (
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-        Option<String>,
-    );
     // One static statement per key (not boxed), so each stays in the prepared-statement cache.
     macro_rules! by {
         ($column:expr, $value:expr, $limit:expr) => {
             concrete!(&mut *conn, c => leads::table
                 .filter($column.eq($value))
-                .select((
-                    leads::id,
-                    leads::company_key,
-                    leads::phone,
-                    leads::email,
-                    leads::email_domain,
-                    leads::deleted_at,
-                    leads::merged_into,
-                ))
+                .select(MATCH_COLUMNS)
                 .order(leads::id.desc())
                 .limit($limit)
                 .load::<Candidate>(c))?
@@ -364,18 +347,11 @@ pub fn dedup_candidates(
     let mut found: Vec<MatchRow> = Vec::new();
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut add = |rows: Vec<Candidate>| {
-        for (id, company_key, phone, email, email_domain, deleted_at, merged_into) in rows {
-            if deleted_at.is_none() && merged_into.is_none() && seen.insert(id.clone()) {
-                found.push(MatchRow {
-                    id,
-                    company_key,
-                    phone,
-                    email,
-                    email_domain,
-                    whole: true,
-                });
-            }
-        }
+        found.extend(
+            rows.into_iter()
+                .filter_map(live_match)
+                .filter(|m| seen.insert(m.id.clone())),
+        );
     };
     if let Some(p) = phone {
         add(by!(leads::phone, p, 50));
@@ -412,40 +388,55 @@ pub fn dedup_candidates(
 /// The matching columns of a lead that is live and unmerged (a company block's candidate
 /// made whole), checked as [`dedup_row`] does.
 pub fn match_row(conn: &mut DbConnection, id: &str) -> QueryResult<Option<MatchRow>> {
-    type Found = (
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-        Option<String>,
-    );
-    let found: Option<Found> = concrete!(conn, c => leads::table
+    let found: Option<Candidate> = concrete!(conn, c => leads::table
         .find(id)
-        .select((
-            leads::id,
-            leads::company_key,
-            leads::phone,
-            leads::email,
-            leads::email_domain,
-            leads::deleted_at,
-            leads::merged_into,
-        ))
+        .select(MATCH_COLUMNS)
         .first(c)
         .optional())?;
-    Ok(found.and_then(
-        |(id, company_key, phone, email, email_domain, deleted_at, merged_into)| {
-            (deleted_at.is_none() && merged_into.is_none()).then_some(MatchRow {
-                id,
-                company_key,
-                phone,
-                email,
-                email_domain,
-                whole: true,
-            })
-        },
-    ))
+    Ok(found.and_then(live_match))
+}
+
+/// The columns a candidate is matched on, with its deletion and merge.
+type MatchColumns = (
+    leads::id,
+    leads::company_key,
+    leads::phone,
+    leads::email,
+    leads::email_domain,
+    leads::deleted_at,
+    leads::merged_into,
+);
+const MATCH_COLUMNS: MatchColumns = (
+    leads::id,
+    leads::company_key,
+    leads::phone,
+    leads::email,
+    leads::email_domain,
+    leads::deleted_at,
+    leads::merged_into,
+);
+type Candidate = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+);
+
+/// A candidate read through [`MATCH_COLUMNS`], when it is live and unmerged.
+fn live_match(
+    (id, company_key, phone, email, email_domain, deleted_at, merged_into): Candidate,
+) -> Option<MatchRow> {
+    (deleted_at.is_none() && merged_into.is_none()).then_some(MatchRow {
+        id,
+        company_key,
+        phone,
+        email,
+        email_domain,
+        whole: true,
+    })
 }
 
 /// The compared columns of a lead that is live and unmerged. The lead's state is checked
