@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::store::Db;
@@ -13,6 +14,9 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     pool: IntGaugeVec,
+    /// Group commits of writes, and the writes they held (see `service::group_commit`).
+    write_groups: IntCounter,
+    grouped_writes: IntCounter,
 }
 
 impl Metrics {
@@ -49,14 +53,32 @@ impl Metrics {
         registry
             .register(Box::new(latency.clone()))
             .expect("register once");
+        let write_groups = IntCounter::new(
+            "write_groups_total",
+            "Transactions that committed writes together (group commit)",
+        )
+        .expect("valid metric");
+        let grouped_writes = IntCounter::new(
+            "write_group_writes_total",
+            "Writes run in those transactions (divided by write_groups_total: the mean group)",
+        )
+        .expect("valid metric");
         registry
             .register(Box::new(pool.clone()))
+            .expect("register once");
+        registry
+            .register(Box::new(write_groups.clone()))
+            .expect("register once");
+        registry
+            .register(Box::new(grouped_writes.clone()))
             .expect("register once");
         Metrics {
             registry,
             requests,
             latency,
             pool,
+            write_groups,
+            grouped_writes,
         }
     }
 
@@ -69,8 +91,13 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// The text exposition, with the pool gauges read now.
-    pub fn render(&self, db: &Db) -> String {
+    /// The text exposition, with the pool gauges and the group commit counts `(groups,
+    /// writes)` read now.
+    pub fn render(&self, db: &Db, (groups, writes): (u64, u64)) -> String {
+        self.write_groups
+            .inc_by(groups.saturating_sub(self.write_groups.get()));
+        self.grouped_writes
+            .inc_by(writes.saturating_sub(self.grouped_writes.get()));
         for (name, connections, idle) in db.pool_state() {
             self.pool
                 .with_label_values(&[name, "open"])

@@ -114,6 +114,7 @@ pub fn services(settings: &Settings, db: Db, clock: Arc<dyn Clock>) -> AppResult
         report_cache: crate::service::ReportCache::new(settings.report_cache_ttl),
         callers,
         callers_listener,
+        write_groups: Arc::new(crate::service::group_commit::WriteGroups::default()),
     })
 }
 

@@ -49,7 +49,11 @@ pub async fn readyz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&state.services.db))
+        .body(
+            state
+                .metrics
+                .render(&state.services.db, state.services.write_groups.counts()),
+        )
 }
 
 /// The OpenAPI document (`/docs/` reads it); not part of the document itself.

@@ -14,6 +14,7 @@ pub mod contracts;
 pub mod custom_fields;
 pub mod dedup;
 pub mod events;
+pub mod group_commit;
 pub mod impact;
 pub mod imports;
 pub mod input;
@@ -69,6 +70,8 @@ pub struct Services {
     pub callers: Arc<crate::auth::callers::CallerCache>,
     /// PostgreSQL: hears other instances' changes to users and keys while any clone lives.
     pub callers_listener: Option<Arc<crate::store::listen::Listener>>,
+    /// The writes waiting for a group commit (see [`group_commit`]).
+    pub write_groups: Arc<group_commit::WriteGroups>,
 }
 
 /// Recently computed reports, by request (see [`Services::report`]). Dashboards ask for
@@ -281,6 +284,44 @@ impl<'c> Uow<'c> {
             kept: None,
             later: None,
         }
+    }
+
+    /// Starts the next write of a group (see [`group_commit`]) at `at` for `actor_id`: what
+    /// the previous one kept or deferred is gone (each settled its own).
+    fn begin(
+        &mut self,
+        (now, tz): (DateTime<Utc>, chrono_tz::Tz),
+        actor_id: String,
+        request_id: String,
+    ) {
+        self.now = now;
+        self.now_ms = now.timestamp_millis();
+        self.tz = tz;
+        self.client = actor_id.clone();
+        self.actor_id = actor_id;
+        self.request_id = request_id;
+        self.kept = None;
+        self.later = None;
+    }
+
+    /// Runs one write's use case `f`, then completes what it recorded: the JSON built off
+    /// the writer, and the accounts of its events (as its writes leave them).
+    fn job<T>(&mut self, f: impl FnOnce(&mut Uow<'_>) -> AppResult<T>) -> AppResult<T> {
+        let mark = self.events.len();
+        let out = f(self)?;
+        self.settle()?;
+        resolve_accounts(self.conn, &mut self.events[mark..])?;
+        Ok(out)
+    }
+
+    /// Appends the audit entries and events of the unit of work's writes (in the
+    /// transaction, before its commit).
+    fn finish(&mut self) -> AppResult<()> {
+        crate::store::journal::append(self.conn, self.head.as_deref(), &self.audits, &self.events)?;
+        if self.changes_callers() {
+            crate::store::listen::notify(self.conn, crate::store::listen::CALLERS)?;
+        }
+        Ok(())
     }
 
     /// Marks this unit of work as a batch of records (an import batch, whose rows change
@@ -667,47 +708,38 @@ impl Services {
         F: FnOnce(&mut Uow<'_>) -> AppResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let db = self.db.clone();
-        let callers = self.callers.clone();
-        let (now, tz) = (self.now(), self.settings.time_zone);
-        actix_web::rt::task::spawn_blocking(move || {
-            let mut conn = db.write_conn()?;
-            let mut changes_callers = false;
-            let out = run_in_transaction(&mut conn, (now, tz), actor_id, request_id, |uow| {
-                let out = f(uow);
-                changes_callers = uow.changes_callers();
-                out
-            });
-            // Here, on the blocking pool, so that the callers are forgotten even when the
-            // request that committed is dropped before its response.
-            if changes_callers {
-                callers.forget_all();
-            }
-            out
-        })
-        .await
-        .map_err(join_error)?
+        let at = (self.now(), self.settings.time_zone);
+        let (job, answer) = group_commit::Job::new(at, actor_id, request_id, f);
+        if self.write_groups.submit(job) {
+            let (groups, db, callers) = (
+                self.write_groups.clone(),
+                self.db.clone(),
+                self.callers.clone(),
+            );
+            // Not awaited: this write's answer comes with its group's, while the task may
+            // go on to run the groups queued meanwhile.
+            drop(actix_web::rt::task::spawn_blocking(move || {
+                groups.lead(&db, &callers)
+            }));
+        }
+        group_commit::answer_of(answer.await.ok())
     }
 }
 
-/// The synchronous core of [`Services::write`] (also used by the CLI and demo loader).
+/// The synchronous core of [`Services::write`] for one write on its own (the CLI and demo
+/// loader).
 pub fn run_in_transaction<T>(
     conn: &mut DbConnection,
-    (now, tz): (DateTime<Utc>, chrono_tz::Tz),
+    at: (DateTime<Utc>, chrono_tz::Tz),
     actor_id: String,
     request_id: String,
     f: impl FnOnce(&mut Uow<'_>) -> AppResult<T>,
 ) -> AppResult<T> {
     use diesel::Connection;
     conn.transaction::<T, AppError, _>(|conn| {
-        let mut uow = Uow::new(conn, (now, tz), actor_id, request_id);
-        let out = f(&mut uow)?;
-        uow.settle()?;
-        resolve_accounts(uow.conn, &mut uow.events)?;
-        crate::store::journal::append(uow.conn, uow.head.as_deref(), &uow.audits, &uow.events)?;
-        if uow.changes_callers() {
-            crate::store::listen::notify(uow.conn, crate::store::listen::CALLERS)?;
-        }
+        let mut uow = Uow::new(conn, at, actor_id, request_id);
+        let out = uow.job(f)?;
+        uow.finish()?;
         Ok(out)
     })
 }
