@@ -1,8 +1,7 @@
-//! Group commit of write use cases. Every write appends to the one audit chain, so writes
-//! run one after another whatever the backend: on SQLite through the single write
-//! connection, on PostgreSQL behind the journal head's row lock, held until commit. Run one
-//! transaction each, every write paid a whole commit (SQLite's log writes of every page it
-//! touched, PostgreSQL's log flush) while the others waited.
+//! Group commit of write use cases on SQLite. Every write appends to the one audit chain,
+//! and SQLite has the one write connection, so writes run one after another there; run in
+//! a transaction each, every write paid a whole commit (the log writes of every page it
+//! touched) while the others waited for the connection.
 //!
 //! Here a write is queued, and the writer that finds no group running runs the queue: up
 //! to [`MAX_GROUP`] writes in one transaction, each in its own savepoint, one append of
@@ -11,10 +10,13 @@
 //! before, without a savepoint. Under no load a group is one write and adds nothing but
 //! the queue.
 //!
-//! One group runs at a time on an instance, on PostgreSQL too. Two at once did more creates
-//! per second there, but a group holding the journal head (taken early by a create) could
-//! wait for a row the other group had locked while that one waited for the head: a
-//! deadlock, and a deadlock met by the other group's append fails all its writes.
+//! On PostgreSQL each write keeps a transaction of its own ([`WriteGroups::run_alone`]),
+//! run concurrently on the pool. Most writes there run their statements side by side and
+//! queue only for the journal append; grouped, they ran one after another on one
+//! connection and did fewer per second (creates, which queue on the journal head early,
+//! did more). Two groups at once could deadlock: a group holding the journal head (taken
+//! early by a create) waiting for a row the other group had locked while that one waited
+//! for the head, which would fail all the writes of a group.
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -113,6 +115,13 @@ impl WriteGroups {
         let mut q = self.queue();
         q.jobs.push_back(job);
         !std::mem::replace(&mut q.running, true)
+    }
+
+    /// Runs `job` in a transaction of its own (blocking), counted as a group of one.
+    pub fn run_alone(&self, db: &Db, callers: &CallerCache, job: Job) {
+        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        run_group(db, callers, vec![job]);
     }
 
     /// Runs groups of the queued writes on `db` until the queue is empty (blocking).

@@ -710,12 +710,16 @@ impl Services {
     {
         let at = (self.now(), self.settings.time_zone);
         let (job, answer) = group_commit::Job::new(at, actor_id, request_id, f);
-        if self.write_groups.submit(job) {
-            let (groups, db, callers) = (
-                self.write_groups.clone(),
-                self.db.clone(),
-                self.callers.clone(),
-            );
+        let (groups, db, callers) = (
+            self.write_groups.clone(),
+            self.db.clone(),
+            self.callers.clone(),
+        );
+        if db.backend() == crate::store::Backend::Postgres {
+            actix_web::rt::task::spawn_blocking(move || groups.run_alone(&db, &callers, job))
+                .await
+                .map_err(join_error)?;
+        } else if groups.submit(job) {
             // Not awaited: this write's answer comes with its group's, while the task may
             // go on to run the groups queued meanwhile.
             drop(actix_web::rt::task::spawn_blocking(move || {
