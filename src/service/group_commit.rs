@@ -40,9 +40,9 @@ type Work = Box<dyn FnOnce(&mut Uow<'_>) -> Answer + Send>;
 
 /// One queued write: its use case and whom it is done for, and where its answer goes.
 pub struct Job {
-    pub at: (DateTime<Utc>, chrono_tz::Tz),
-    pub actor_id: String,
-    pub request_id: String,
+    at: (DateTime<Utc>, chrono_tz::Tz),
+    actor_id: String,
+    request_id: String,
     work: Work,
     answer: oneshot::Sender<Answer>,
 }

@@ -651,8 +651,10 @@ impl Services {
         .map_err(join_error)?
     }
 
-    /// Runs `f` in one write transaction on the blocking pool, then appends its audit
-    /// entries and events in the same transaction. Nothing is stored when `f` fails.
+    /// Runs `f` in a write transaction on the blocking pool, then appends its audit entries
+    /// and events in the same transaction. Nothing is stored when `f` fails. On SQLite the
+    /// transaction may hold concurrent writes too, each in a savepoint of its own (see
+    /// [`group_commit`]).
     pub async fn write<T, F>(&self, ctx: &Ctx, f: F) -> AppResult<T>
     where
         F: FnOnce(&mut Uow<'_>) -> AppResult<T> + Send + 'static,
@@ -703,6 +705,8 @@ impl Services {
     }
 
     /// [`Services::write`] for the system itself (jobs, bootstrap): `actor_id` names it.
+    /// On SQLite the write joins the group commit ([`group_commit`]); on PostgreSQL it runs
+    /// in a transaction of its own.
     pub async fn write_as<T, F>(&self, actor_id: String, request_id: String, f: F) -> AppResult<T>
     where
         F: FnOnce(&mut Uow<'_>) -> AppResult<T> + Send + 'static,
