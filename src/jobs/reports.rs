@@ -18,9 +18,13 @@ pub async fn daily_digest(services: &Services) -> AppResult<()> {
     if pending == 0 {
         return Ok(());
     }
+    let now = services.now();
+    let digests = services
+        .read(move |conn| crate::service::reports::due_digests(conn, now, tz, at))
+        .await?;
     let sent = services
         .write_as(SYSTEM_ACTOR.into(), "sweeper".into(), move |uow| {
-            crate::service::reports::send_digests(uow, tz, at)
+            crate::service::reports::send_digests(uow, tz, digests)
         })
         .await?;
     if sent > 0 {

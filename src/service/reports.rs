@@ -766,37 +766,77 @@ pub async fn lead_health_daily(
         .await
 }
 
-/// Emits `report.lead_health_daily` for each team whose digest of today (local day of
-/// the digest zone) is due and not yet sent; `digest_runs` makes it once per team and day
-/// across restarts and instances. Returns how many were sent.
-pub fn send_digests(uow: &mut Uow<'_>, tz: chrono_tz::Tz, at: NaiveTime) -> AppResult<usize> {
-    let Some((day, due)) = crate::domain::report::digest_due(uow.now, &tz, at) else {
-        return Ok(0);
+/// One team's digest of `day`: its lead-health report, computed before the write that
+/// sends it.
+pub struct Digest {
+    team_id: String,
+    team_name: String,
+    day: String,
+    report: LeadHealthReport,
+}
+
+/// The digests of today (local day of the digest zone) that are due at `now` and not yet
+/// sent: each team's lead-health report of the day before the digest time. Computed here,
+/// on a read connection, so that the write which sends them ([`send_digests`]) holds the
+/// writer only for the claims and the events: computed inside it, the reports stalled every
+/// other write for 100–165 ms on SQLite.
+pub fn due_digests(
+    conn: &mut DbConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+    at: NaiveTime,
+) -> AppResult<Vec<Digest>> {
+    let Some((day, due)) = crate::domain::report::digest_due(now, &tz, at) else {
+        return Ok(Vec::new());
     };
-    uow.serialize()?;
-    let teams = crate::store::teams::all(uow.conn)?;
-    let mut sent = 0;
-    for team in teams {
-        if !crate::store::teams::claim_digest(uow.conn, &team.id, &day, uow.now_ms)? {
+    let per = Period {
+        from: (due - Duration::days(1)).timestamp_millis(),
+        to: due.timestamp_millis(),
+        now: now.timestamp_millis(),
+    };
+    let mut due_now = Vec::new();
+    for team in crate::store::teams::all(conn)? {
+        if crate::store::teams::digest_sent(conn, &team.id, &day)? {
             continue;
         }
-        let per = Period {
-            from: (due - Duration::days(1)).timestamp_millis(),
-            to: due.timestamp_millis(),
-            now: uow.now_ms,
-        };
         let f = Filters {
             scope: RowScope::Team(team.id.clone()),
             team_id: None,
             owner_id: None,
         };
-        let report = lead_health_in(uow.conn, &f, &per)?;
+        due_now.push(Digest {
+            report: lead_health_in(conn, &f, &per)?,
+            team_id: team.id,
+            team_name: team.name,
+            day: day.clone(),
+        });
+    }
+    Ok(due_now)
+}
+
+/// Emits `report.lead_health_daily` for each of `digests` not sent meanwhile;
+/// `digest_runs` makes it once per team and day across restarts and instances. Returns how
+/// many were sent.
+pub fn send_digests(
+    uow: &mut Uow<'_>,
+    tz: chrono_tz::Tz,
+    digests: Vec<Digest>,
+) -> AppResult<usize> {
+    if digests.is_empty() {
+        return Ok(0);
+    }
+    uow.serialize()?;
+    let mut sent = 0;
+    for d in digests {
+        if !crate::store::teams::claim_digest(uow.conn, &d.team_id, &d.day, uow.now_ms)? {
+            continue;
+        }
         uow.event(
             "report.lead_health_daily",
             "team",
-            &team.id,
-            json!({"team_id": team.id, "team_name": team.name, "day": day, "time_zone": tz.name(),
-                   "report": report}),
+            &d.team_id,
+            json!({"team_id": d.team_id, "team_name": d.team_name, "day": d.day, "time_zone": tz.name(),
+                   "report": d.report}),
         );
         sent += 1;
     }

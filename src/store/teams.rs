@@ -66,12 +66,7 @@ pub fn claim_digest(
     now: i64,
 ) -> QueryResult<bool> {
     use super::schema::digest_runs;
-    let sent: i64 = digest_runs::table
-        .filter(digest_runs::team_id.eq(team_id))
-        .filter(digest_runs::day.eq(day))
-        .count()
-        .get_result(conn)?;
-    if sent > 0 {
+    if digest_sent(conn, team_id, day)? {
         return Ok(false);
     }
     diesel::insert_into(digest_runs::table)
@@ -82,6 +77,17 @@ pub fn claim_digest(
         ))
         .execute(conn)?;
     Ok(true)
+}
+
+/// Whether the team's digest of `day` was sent.
+pub fn digest_sent(conn: &mut DbConnection, team_id: &str, day: &str) -> QueryResult<bool> {
+    use super::schema::digest_runs;
+    let sent: i64 = digest_runs::table
+        .filter(digest_runs::team_id.eq(team_id))
+        .filter(digest_runs::day.eq(day))
+        .count()
+        .get_result(conn)?;
+    Ok(sent > 0)
 }
 
 /// Teams whose digest of `day` has not been sent.
