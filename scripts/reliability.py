@@ -404,6 +404,9 @@ def outage(args):
         down_at = time.time()
         time.sleep(8)
         ready_down = call(server.base, "GET", "/readyz", timeout=10)[0]
+        # PostgreSQL accepts connections a moment before `pg_ctl start -w` returns: answers
+        # from then on are not answers "while down".
+        up_started = time.time()
         subprocess.run([pg, "up", args.pg_dir], check=True, stdout=subprocess.DEVNULL)
         up_at = time.time()
         recovered = None
@@ -417,7 +420,7 @@ def outage(args):
         for t in threads:
             t.join()
         ready_up = call(server.base, "GET", "/readyz", timeout=10)[0]
-        during = [r for r in results if down_at + 0.5 < r[0] < up_at]
+        during = [r for r in results if down_at + 0.5 < r[0] < up_started]
         statuses = {}
         for _, status, code, _ in during:
             statuses[(status, code)] = statuses.get((status, code), 0) + 1
