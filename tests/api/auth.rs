@@ -302,11 +302,11 @@ async fn an_instance_that_stops_hearing_changes_stops_keeping_callers() {
          WHERE datname = current_database() AND application_name = '{}'",
         crmflow::store::listen::APPLICATION_NAME
     ))
-    .execute(&mut conn)
+    .execute(&mut *conn)
     .unwrap();
     assert_eq!(terminated, 1, "the instance's listener");
     diesel::sql_query("UPDATE users SET active = false WHERE username = 'sam'")
-        .execute(&mut conn)
+        .execute(&mut *conn)
         .unwrap();
     assert!(
         refused_soon(&app, &token).await,

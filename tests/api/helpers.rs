@@ -40,7 +40,22 @@ pub fn fresh_database() -> (String, Option<tempfile::TempDir>) {
 }
 
 /// A direct connection to the app's database, for tests that must reach under the API.
-pub fn raw_conn(app: &TestApp) -> crmflow::store::PooledConn {
+pub struct RawConn(crmflow::store::PooledConn);
+
+impl std::ops::Deref for RawConn {
+    type Target = crmflow::store::DbConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for RawConn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+pub fn raw_conn(app: &TestApp) -> RawConn {
     let db = crmflow::store::Db::connect(
         &app.database_url,
         &crmflow::store::PoolOptions {
@@ -50,7 +65,7 @@ pub fn raw_conn(app: &TestApp) -> crmflow::store::PooledConn {
         },
     )
     .unwrap();
-    db.write_conn().unwrap()
+    RawConn(db.write_conn().unwrap())
 }
 
 pub fn is_postgres(url: &str) -> bool {

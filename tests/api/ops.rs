@@ -66,3 +66,41 @@ async fn sqlite_writes_are_checkpointed_off_the_write_path() {
         "60 creates reached the database file: {before} → {after} bytes"
     );
 }
+
+/// PostgreSQL: connections the database dropped (here terminated under the API) are found
+/// by the liveness check when they are next handed out, once it is due (at most a second
+/// after their last check), and replaced: no request is answered from a dead connection.
+#[actix_web::test]
+async fn connections_the_database_dropped_are_replaced() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    if !crate::helpers::is_postgres(&app.database_url) {
+        return;
+    }
+    assert!(burst(&app).await.iter().all(|s| *s == 200));
+    let mut conn = crate::helpers::raw_conn(&app);
+    let terminated = diesel::sql_query(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND application_name <> '{}'",
+        crmflow::store::listen::APPLICATION_NAME
+    ))
+    .execute(&mut *conn)
+    .unwrap();
+    assert!(terminated >= 1, "the app's pooled connections");
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for _ in 0..3 {
+        let statuses = burst(&app).await;
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    }
+}
+
+/// Eight concurrent `GET /leads`: their statuses.
+async fn burst(app: &crate::helpers::TestApp) -> Vec<u16> {
+    let asks = (0..8).map(|_| app.get("/leads", &app.admin));
+    futures_util::future::join_all(asks)
+        .await
+        .iter()
+        .map(|r| r.status.as_u16())
+        .collect()
+}
