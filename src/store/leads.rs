@@ -396,25 +396,22 @@ pub fn match_row(conn: &mut DbConnection, id: &str) -> QueryResult<Option<MatchR
     Ok(found.and_then(live_match))
 }
 
-/// The columns a candidate is matched on, with its deletion and merge.
-type MatchColumns = (
-    leads::id,
-    leads::company_key,
-    leads::phone,
-    leads::email,
-    leads::email_domain,
-    leads::deleted_at,
-    leads::merged_into,
-);
-const MATCH_COLUMNS: MatchColumns = (
-    leads::id,
-    leads::company_key,
-    leads::phone,
-    leads::email,
-    leads::email_domain,
-    leads::deleted_at,
-    leads::merged_into,
-);
+/// The columns a candidate is matched on, with its deletion and merge: each column is a
+/// type and its value, so one list names both the select's type and the select.
+macro_rules! match_columns {
+    () => {
+        (
+            leads::id,
+            leads::company_key,
+            leads::phone,
+            leads::email,
+            leads::email_domain,
+            leads::deleted_at,
+            leads::merged_into,
+        )
+    };
+}
+const MATCH_COLUMNS: match_columns!() = match_columns!();
 type Candidate = (
     String,
     Option<String>,
