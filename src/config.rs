@@ -95,14 +95,13 @@ impl Default for ImportSettings {
     }
 }
 
-/// Where the company's calendar days begin unless `CRMFLOW_TIME_ZONE` says otherwise.
 /// Database connections when `CRMFLOW_DB_POOL_SIZE` is not set. SQLite: 8 readers (reads
 /// run in this process; the one writer is extra). PostgreSQL: two per CPU core of this
 /// machine, at least 2. Every busy connection is a PostgreSQL backend that competes with this
-/// process for the same cores when both run on one machine; with 8 on two cores, `GET
-/// /leads/{id}` answered 10–15 % fewer requests and 1 % of them took 200–800 ms (the server
-/// itself answered those within 5 ms; they waited to be scheduled), with 4, p99 was 5–6 ms;
-/// creates (which queue on the journal head anyway) went from p99 73 to 43 ms.
+/// process for the same cores when both run on one machine. With 8 on two cores, wrk's p99
+/// of `GET /leads/{id}` was 202–789 ms while the server's own histogram had 99.96 % of them
+/// within 50 ms: they waited to be scheduled. With 4 it was 5–6 ms at the same throughput,
+/// and creates (which queue on the journal head anyway) went from p99 73 to 43 ms, 5 % more.
 pub fn default_pool_size(backend: Backend, cores: usize) -> u32 {
     match backend {
         Backend::Sqlite => 8,
@@ -110,6 +109,7 @@ pub fn default_pool_size(backend: Backend, cores: usize) -> u32 {
     }
 }
 
+/// Where the company's calendar days begin unless `CRMFLOW_TIME_ZONE` says otherwise.
 pub const DEFAULT_TIME_ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 
 fn var(name: &str) -> Option<String> {
